@@ -1,0 +1,1 @@
+"""The ``installstats`` console script."""

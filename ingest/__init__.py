@@ -1,0 +1,1 @@
+"""Turning client reports into normalised events: parsing, validation, scrubbing, merging."""

@@ -1,0 +1,145 @@
+"""Lenient scalar coercion for values that bash puts in JSON.
+
+Bash clients splice shell variables into JSON, so numbers arrive as ``8``, ``"8"``,
+``"8G"`` or nothing at all, and booleans as ``true``, ``"yes"`` or ``1``. Each function
+returns None for "no value" and raises ReportError naming the field when a value is
+present but unusable.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from datetime import UTC, datetime
+
+from ingest.errors import ReportError
+
+_NUMBER_WITH_UNIT = re.compile(r"^\s*(-?\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*$")
+
+# Multipliers to MiB; disk sizes are converted to GiB by dividing by 1024.
+_UNIT_TO_MIB = {
+    "": None,
+    "k": 1 / 1024,
+    "kb": 1 / 1024,
+    "kib": 1 / 1024,
+    "m": 1.0,
+    "mb": 1.0,
+    "mib": 1.0,
+    "g": 1024.0,
+    "gb": 1024.0,
+    "gib": 1024.0,
+    "t": 1024.0**2,
+    "tb": 1024.0**2,
+    "tib": 1024.0**2,
+}
+
+
+def is_empty(value: object) -> bool:
+    return value is None or (isinstance(value, str) and value.strip() == "")
+
+
+def as_text(field: str, value: object, max_len: int) -> str | None:
+    """A trimmed string; numbers and booleans are accepted as their text."""
+    if is_empty(value):
+        return None
+    if isinstance(value, bool):
+        text = "true" if value else "false"
+    elif isinstance(value, (int, float, str)):
+        text = str(value).strip()
+    else:
+        raise ReportError("invalid_type", f"{field} must be a string", field)
+    if len(text) > max_len:
+        raise ReportError("too_long", f"{field} is longer than {max_len} characters", field)
+    return text
+
+
+def as_int(
+    field: str, value: object, low: int, high: int, unit_base: str | None = None
+) -> int | None:
+    """An integer within [low, high]; ``unit_base`` ("m" or "g") allows "8G"-style values."""
+    if is_empty(value):
+        return None
+    if isinstance(value, bool):
+        raise ReportError("invalid_type", f"{field} must be a number, got a boolean", field)
+    if isinstance(value, int):
+        number = float(value)
+    elif isinstance(value, float):
+        number = value
+    elif isinstance(value, str):
+        number = _parse_number_text(field, value, unit_base)
+    else:
+        raise ReportError("invalid_type", f"{field} must be a number", field)
+    if math.isnan(number) or math.isinf(number):
+        raise ReportError("invalid_number", f"{field} must be a finite number", field)
+    result = round(number)
+    if not low <= result <= high:
+        raise ReportError(
+            "out_of_range", f"{field} must be between {low} and {high}, got {value!r}", field
+        )
+    return result
+
+
+def _parse_number_text(field: str, text: str, unit_base: str | None) -> float:
+    match = _NUMBER_WITH_UNIT.match(text)
+    if match is None:
+        raise ReportError("invalid_number", f"{field} must be a number, got {text[:40]!r}", field)
+    number = float(match.group(1))
+    unit = match.group(2).lower()
+    if not unit:
+        return number
+    if unit_base is None or unit not in _UNIT_TO_MIB:
+        raise ReportError("invalid_number", f"{field} has an unknown unit {unit!r}", field)
+    mib = number * (_UNIT_TO_MIB[unit] or 1.0)
+    return mib if unit_base == "m" else mib / 1024
+
+
+_TRUE = {"true", "yes", "1", "y", "on"}
+_FALSE = {"false", "no", "0", "n", "off"}
+
+
+def as_bool(field: str, value: object) -> bool | None:
+    if is_empty(value):
+        return None
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int) and value in (0, 1):
+        return bool(value)
+    if isinstance(value, str):
+        lowered = value.strip().lower()
+        if lowered in _TRUE:
+            return True
+        if lowered in _FALSE:
+            return False
+    raise ReportError("invalid_type", f"{field} must be a boolean, got {value!r}", field)
+
+
+# Epoch seconds before 2020 or ISO dates before then are certainly wrong clocks.
+_EARLIEST = datetime(2020, 1, 1, tzinfo=UTC)
+
+
+def as_timestamp(field: str, value: object) -> datetime | None:
+    """ISO 8601 (naive means UTC) or epoch seconds, as an aware UTC datetime."""
+    if is_empty(value):
+        return None
+    if isinstance(value, bool):
+        raise ReportError("invalid_timestamp", f"{field} must be ISO 8601 or epoch seconds", field)
+    moment: datetime
+    try:
+        if isinstance(value, (int, float)) or (
+            isinstance(value, str) and value.strip().replace(".", "", 1).isdigit()
+        ):
+            moment = datetime.fromtimestamp(float(value), tz=UTC)
+        elif isinstance(value, str):
+            moment = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+            if moment.tzinfo is None:
+                moment = moment.replace(tzinfo=UTC)
+            moment = moment.astimezone(UTC)
+        else:
+            raise ValueError(value)
+    except (ValueError, OverflowError, OSError) as exc:
+        raise ReportError(
+            "invalid_timestamp", f"{field} must be ISO 8601 or epoch seconds, got {value!r}", field
+        ) from exc
+    if moment < _EARLIEST:
+        raise ReportError("out_of_range", f"{field} is before 2020-01-01", field)
+    return moment

@@ -1,0 +1,1 @@
+"""Query, mutation and subscription resolvers: a few lines each, calling storage."""

@@ -1,0 +1,1 @@
+"""The REST shim: every generation of the curl client, unchanged."""

@@ -1,0 +1,42 @@
+"""The Schema object: root types merged from the resolvers, plus the guards on every query."""
+
+from __future__ import annotations
+
+import strawberry
+from graphql import GraphQLError
+from strawberry.extensions import (
+    MaskErrors,
+    MaxAliasesLimiter,
+    MaxTokensLimiter,
+    ParserCache,
+    QueryDepthLimiter,
+    ValidationCache,
+)
+from strawberry.tools import merge_types
+
+from resolvers.reports import ReportMutation
+from resolvers.runs import RunQuery
+from service.settings import Settings
+
+
+def _is_unexpected(error: GraphQLError) -> bool:
+    """Mask crashes (their text may leak internals); keep errors we raise on purpose."""
+    original = error.original_error
+    return original is not None and not isinstance(original, GraphQLError)
+
+
+def build_schema(settings: Settings) -> strawberry.Schema:
+    query = merge_types("Query", (RunQuery,))
+    mutation = merge_types("Mutation", (ReportMutation,))
+    return strawberry.Schema(
+        query=query,
+        mutation=mutation,
+        extensions=[
+            lambda: MaxTokensLimiter(max_token_count=settings.graphql_max_tokens),
+            lambda: QueryDepthLimiter(max_depth=settings.graphql_max_depth),
+            lambda: MaxAliasesLimiter(max_alias_count=settings.graphql_max_aliases),
+            ParserCache,
+            ValidationCache,
+            lambda: MaskErrors(should_mask_error=_is_unexpected),
+        ],
+    )

@@ -1,0 +1,100 @@
+"""The aiohttp application: GraphQL, the REST shim, health and metrics."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import structlog
+from aiohttp import web
+from sqlalchemy import text
+from strawberry.aiohttp.views import GraphQLView
+
+from resolvers.context import Context
+from rest import ingest
+from schema.build import build_schema
+from service.jsonutil import json_response
+from service.keys import DATABASE, SETTINGS, WRITER
+from service.logs import configure_logging
+from service.metrics import INGEST_QUEUE, metrics_handler
+from service.settings import Settings
+from storage.engine import open_database
+from storage.migrate import upgrade_to_head
+from storage.writer import IngestWriter
+
+log = structlog.get_logger(__name__)
+
+# Access lines without the peer address: no client IP is ever logged.
+ACCESS_LOG_FORMAT = '"%r" %s %b %Tfs'
+
+
+class InstallstatsGraphQLView(GraphQLView[Context, None]):
+    async def get_context(self, request: web.Request, response: Any) -> Context:
+        app = request.app
+        return Context(
+            request=request, settings=app[SETTINGS], database=app[DATABASE], writer=app[WRITER]
+        )
+
+
+async def _storage(app: web.Application) -> AsyncIterator[None]:
+    """Open the store, migrate it, run the writer; on shutdown commit what is queued."""
+    settings = app[SETTINGS]
+    database = open_database(settings.database_url)
+    if settings.migrate_on_start:
+        await upgrade_to_head(database.writer)
+    writer = IngestWriter(
+        database, queue_size=settings.ingest_queue_size, batch_size=settings.ingest_batch_size
+    )
+    app[DATABASE] = database
+    app[WRITER] = writer
+    INGEST_QUEUE.set_function(lambda: writer.queued)
+    writer.start()
+    log.info("storage_ready", dialect=database.dialect)
+    yield
+    await writer.close()
+    await database.dispose()
+
+
+async def healthz(request: web.Request) -> web.Response:
+    return json_response({"status": "ok"})
+
+
+async def readyz(request: web.Request) -> web.Response:
+    try:
+        async with request.app[DATABASE].reader.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+    except Exception as exc:
+        return json_response({"status": "unavailable", "error": type(exc).__name__}, status=503)
+    return json_response({"status": "ready"})
+
+
+def create_app(settings: Settings) -> web.Application:
+    app = web.Application(client_max_size=settings.max_body_bytes)
+    app[SETTINGS] = settings
+    app.cleanup_ctx.append(_storage)
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)
+    app.router.add_get("/metrics", metrics_handler)
+    app.router.add_post("/telemetry", ingest.post_telemetry)
+    app.router.add_post("/upload", ingest.post_upload)
+    app.router.add_post("/upload/updatestatus", ingest.post_upload_status)
+    app.router.add_post("/install", ingest.post_install)
+    app.router.add_post("/update", ingest.post_update)
+    app.router.add_route("*", "/graphql", InstallstatsGraphQLView(schema=build_schema(settings)))
+    return app
+
+
+def main() -> None:
+    settings = Settings()
+    configure_logging(settings.log_level)
+    web.run_app(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        access_log_format=ACCESS_LOG_FORMAT,
+        print=None,
+    )
+
+
+if __name__ == "__main__":
+    main()

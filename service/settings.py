@@ -1,0 +1,62 @@
+"""Typed settings read from ``INSTALLSTATS_*`` environment variables."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Every knob of the service; each field's description is its documentation."""
+
+    model_config = SettingsConfigDict(env_prefix="INSTALLSTATS_", extra="ignore")
+
+    database_url: str = Field(
+        default=f"sqlite+aiosqlite:///{Path.cwd() / 'installstats.db'}",
+        description=(
+            "SQLAlchemy URL of the store: sqlite+aiosqlite:///path.db (embedded default, "
+            "installstats.db in the working directory) or postgresql+asyncpg://user@host/db."
+        ),
+    )
+    host: str = Field(default="127.0.0.1", description="Address the HTTP server binds to.")
+    port: int = Field(default=8080, ge=0, le=65535, description="TCP port of the HTTP server.")
+    max_body_bytes: int = Field(
+        default=256 * 1024,
+        ge=1024,
+        description="Largest accepted request body; larger reports are answered 413.",
+    )
+    unfinished_after_seconds: int = Field(
+        default=3 * 3600,
+        ge=60,
+        description=(
+            "A run without a terminal status whose last report (by event time) is older than "
+            "this is UNFINISHED instead of IN_PROGRESS; derived at read time."
+        ),
+    )
+    ingest_queue_size: int = Field(
+        default=4096,
+        ge=1,
+        description="Reports waiting for the writer; when full, ingest answers 503 + Retry-After.",
+    )
+    ingest_batch_size: int = Field(
+        default=256, ge=1, description="Most reports committed in one group-commit transaction."
+    )
+    migrate_on_start: bool = Field(
+        default=True, description="Apply pending database migrations when `serve` starts."
+    )
+    log_level: str = Field(default="INFO", description="Level of the JSON log lines on stderr.")
+    graphql_max_depth: int = Field(
+        default=12, ge=2, description="Deepest GraphQL selection accepted; deeper is an error."
+    )
+    graphql_max_aliases: int = Field(
+        default=30, ge=1, description="Most aliases in one GraphQL document."
+    )
+    graphql_max_tokens: int = Field(
+        default=4000, ge=100, description="Most tokens in one GraphQL document."
+    )
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")

@@ -1,0 +1,64 @@
+"""Engines for the two stores, with the connection settings each one needs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+
+@dataclass(frozen=True, slots=True)
+class Database:
+    """Where writes and reads go.
+
+    SQLite has one writer at a time, so writes get their own single connection that
+    takes the write lock up front (``BEGIN IMMEDIATE``) and never waits half-way
+    through a transaction; reads use a separate pool and, in WAL mode, never block
+    it. On PostgreSQL both names point at one pooled engine.
+    """
+
+    writer: AsyncEngine
+    reader: AsyncEngine
+
+    @property
+    def dialect(self) -> str:
+        return self.writer.dialect.name
+
+    async def dispose(self) -> None:
+        await self.writer.dispose()
+        if self.reader is not self.writer:
+            await self.reader.dispose()
+
+
+def open_database(url: str) -> Database:
+    if make_url(url).get_backend_name() == "sqlite":
+        return Database(writer=_sqlite_engine(url, writer=True), reader=_sqlite_engine(url))
+    engine = create_async_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
+    return Database(writer=engine, reader=engine)
+
+
+def _sqlite_engine(url: str, writer: bool = False) -> AsyncEngine:
+    options: dict[str, Any] = {"connect_args": {"timeout": 30}}
+    if writer:
+        options |= {"pool_size": 1, "max_overflow": 0}
+    engine = create_async_engine(url, **options)
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _configure(dbapi_connection: Any, _record: Any) -> None:
+        # Let SQLAlchemy, not the sqlite3 module, decide when transactions begin.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        # FULL: a commit is on disk before the client is answered (ack after commit).
+        cursor.execute("PRAGMA synchronous=FULL")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _begin(connection: Any) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if writer else "BEGIN")
+
+    return engine

@@ -1,0 +1,124 @@
+"""Group commit: requests queue their reports, one task commits them in batches.
+
+Each request is answered only after the transaction holding its report commits, so
+a 2xx always means stored. The queue is bounded: when it is full the caller gets
+``Overloaded`` (answered 503 + Retry-After), never an unbounded backlog.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable, Sequence
+
+import structlog
+
+from ingest.report import Report
+from storage.engine import Database
+from storage.ingest_batch import Accepted, ChangeHook, RunChange, apply_reports
+
+log = structlog.get_logger(__name__)
+
+Pending = tuple[Report, "asyncio.Future[Accepted]"]
+CommitListener = Callable[[Sequence[RunChange]], None]
+
+
+class Overloaded(Exception):
+    """The ingest queue is full; the client should retry later."""
+
+
+class WriterClosed(Exception):
+    """The writer is shutting down and takes no more reports."""
+
+
+class IngestWriter:
+    def __init__(
+        self,
+        database: Database,
+        *,
+        queue_size: int,
+        batch_size: int,
+        on_change: ChangeHook | None = None,
+    ) -> None:
+        self._database = database
+        self._queue: asyncio.Queue[Pending | None] = asyncio.Queue(maxsize=queue_size)
+        self._batch_size = batch_size
+        self._on_change = on_change
+        self._listeners: list[CommitListener] = []
+        self._task: asyncio.Task[None] | None = None
+        self._closing = False
+
+    def add_commit_listener(self, listener: CommitListener) -> None:
+        """Called after each commit with the runs it changed (live updates)."""
+        self._listeners.append(listener)
+
+    @property
+    def queued(self) -> int:
+        return self._queue.qsize()
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="ingest-writer")
+
+    async def close(self) -> None:
+        """Commit everything already queued, then stop."""
+        self._closing = True
+        if self._task is None:
+            return
+        with contextlib.suppress(asyncio.QueueFull):
+            self._queue.put_nowait(None)
+        await self._task
+
+    async def submit(self, report: Report) -> Accepted:
+        return (await self.submit_many([report]))[0]
+
+    async def submit_many(self, reports: Sequence[Report]) -> list[Accepted]:
+        if self._closing:
+            raise WriterClosed
+        if self._queue.maxsize - self._queue.qsize() < len(reports):
+            raise Overloaded
+        loop = asyncio.get_running_loop()
+        futures = [loop.create_future() for _ in reports]
+        for report, future in zip(reports, futures, strict=True):
+            self._queue.put_nowait((report, future))
+        return list(await asyncio.gather(*futures))
+
+    async def _run(self) -> None:
+        stopping = False
+        while not stopping:
+            first = await self._queue.get()
+            if first is None:
+                break
+            batch = [first]
+            while len(batch) < self._batch_size and not self._queue.empty():
+                item = self._queue.get_nowait()
+                if item is None:
+                    stopping = True
+                    break
+                batch.append(item)
+            await self._commit(batch)
+        while not self._queue.empty():  # reports that raced with close()
+            item = self._queue.get_nowait()
+            if item is not None:
+                await self._commit([item])
+
+    async def _commit(self, batch: list[Pending]) -> None:
+        try:
+            async with self._database.writer.begin() as conn:
+                results, changes = await apply_reports(
+                    conn, [report for report, _ in batch], self._on_change
+                )
+        except Exception as exc:
+            if len(batch) > 1:
+                # Isolate the report at fault so the others still commit.
+                for item in batch:
+                    await self._commit([item])
+                return
+            log.warning("ingest_failed", error=type(exc).__name__, detail=str(exc)[:200])
+            if not batch[0][1].done():
+                batch[0][1].set_exception(exc)
+            return
+        for (_, future), result in zip(batch, results, strict=True):
+            if not future.done():
+                future.set_result(result)
+        for listener in self._listeners:
+            listener(changes)

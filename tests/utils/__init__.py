@@ -1,0 +1,1 @@
+"""Small typed builders and helpers shared by the tests."""
