@@ -33,3 +33,7 @@ def main(argv: list[str] | None = None) -> None:
         server.main()
     elif args.command == "migrate":
         asyncio.run(_migrate(settings))
+
+
+if __name__ == "__main__":
+    main()
