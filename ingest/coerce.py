@@ -56,7 +56,12 @@ def as_text(field: str, value: object, max_len: int) -> str | None:
 def as_int(
     field: str, value: object, low: int, high: int, unit_base: str | None = None
 ) -> int | None:
-    """An integer within [low, high]; ``unit_base`` ("m" or "g") allows "8G"-style values."""
+    """An integer within [low, high].
+
+    ``unit_base`` "m" or "g" converts size units ("8G" GiB, "512M" MiB) to that base;
+    "count" drops a stray size letter, because the previous client splices the same
+    shell variable style into core_count ("2G" means 2 cores).
+    """
     if is_empty(value):
         return None
     if isinstance(value, bool):
@@ -89,6 +94,8 @@ def _parse_number_text(field: str, text: str, unit_base: str | None) -> float:
         return number
     if unit_base is None or unit not in _UNIT_TO_MIB:
         raise ReportError("invalid_number", f"{field} has an unknown unit {unit!r}", field)
+    if unit_base == "count":
+        return number
     mib = number * (_UNIT_TO_MIB[unit] or 1.0)
     return mib if unit_base == "m" else mib / 1024
 
@@ -115,6 +122,8 @@ def as_bool(field: str, value: object) -> bool | None:
 
 # Epoch seconds before 2020 or ISO dates before then are certainly wrong clocks.
 _EARLIEST = datetime(2020, 1, 1, tzinfo=UTC)
+# Larger epoch values are milliseconds (`date +%s%3N`): seconds would be past year 5000.
+_EPOCH_MILLIS_FROM = 100_000_000_000
 
 
 def as_timestamp(field: str, value: object) -> datetime | None:
@@ -128,7 +137,10 @@ def as_timestamp(field: str, value: object) -> datetime | None:
         if isinstance(value, (int, float)) or (
             isinstance(value, str) and value.strip().replace(".", "", 1).isdigit()
         ):
-            moment = datetime.fromtimestamp(float(value), tz=UTC)
+            seconds = float(value)
+            if seconds >= _EPOCH_MILLIS_FROM:
+                seconds /= 1000
+            moment = datetime.fromtimestamp(seconds, tz=UTC)
         elif isinstance(value, str):
             moment = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
             if moment.tzinfo is None:

@@ -68,7 +68,7 @@ FIELDS: dict[str, tuple[str, Parser]] = {
     "ctid": ("container_id", _int(100, 999_999_999)),
     "ct_type": ("ct_type", _int(0, 2)),
     "disk_size": ("disk_gb", _int(0, 1_048_576, "g")),
-    "core_count": ("cores", _int(0, 4096)),
+    "core_count": ("cores", _int(0, 4096, "count")),
     "ram_size": ("ram_mb", _int(0, 16 * 1024 * 1024, "m")),
     "os_type": ("os_type", _lower(64)),
     "os_version": ("os_version", _text(64)),

@@ -1,0 +1,1196 @@
+"""Every client generation's full event sequence, end to end, read back field by field.
+
+Each scenario is a table: the POSTs exactly as a bash client sends them (raw bytes), the
+answer each one must get, and every field of every run they must produce. A replay goes
+through the real server on a real port (SQLite and PostgreSQL), then each run is read
+back with GraphQL ``run(id)`` and compared as a whole; events are checked for status,
+source and times (receive window, client timestamp, clamping), and startedAt /
+lastSeenAt / finishedAt against the events' times.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.utils.client_payloads import (
+    Fields,
+    Raw,
+    Value,
+    container_ping,
+    epoch,
+    host_event,
+    iso_offset,
+    iso_utc,
+    payload_v2,
+    render,
+    seed_install,
+    seed_update,
+    upload_install,
+    upload_status,
+)
+
+CAPTURED = Path(__file__).resolve().parents[2] / "shared" / "clients" / "captured-requests.ndjson"
+
+# --- reading runs back -----------------------------------------------------------------
+
+RUN_FIELDS = (
+    "id",
+    "executionId",
+    "sessionId",
+    "kind",
+    "app",
+    "type",
+    "status",
+    "outcome",
+    "exitCode",
+    "exitCodeInferred",
+    "errorCategory",
+    "error",
+    "failedCommand",
+    "failedLine",
+    "startedAt",
+    "lastSeenAt",
+    "finishedAt",
+    "durationSeconds",
+    "ctid",
+    "ctType",
+    "diskGb",
+    "cores",
+    "ramMb",
+    "osType",
+    "osVersion",
+    "pveVersion",
+    "method",
+    "cpuVendor",
+    "cpuModel",
+    "gpuVendor",
+    "gpuModel",
+    "gpuPassthrough",
+    "ramSpeed",
+    "arch",
+    "platform",
+    "hasArm",
+    "repoSource",
+    "repoSlug",
+    "appVersion",
+    "kernelVersion",
+    "payloadVersion",
+    "eventCount",
+)
+TIME_FIELDS = ("startedAt", "lastSeenAt", "finishedAt")
+RUN_QUERY = (
+    "query Run($id: ID!) { run(id: $id) { "
+    + " ".join(RUN_FIELDS)
+    + " events { status source receivedAt occurredAt clientTimestamp } } }"
+)
+
+# Every run field that a scenario's table does not mention must be empty.
+EMPTY_RUN: dict[str, object] = {
+    name: None for name in RUN_FIELDS if name not in TIME_FIELDS and name != "id"
+} | {"exitCodeInferred": False}
+
+# What the current client's host events (client_payloads.HOST_METADATA) describe.
+HOST_METADATA_FIELDS: dict[str, object] = {
+    "type": "lxc",
+    "ctType": 1,
+    "diskGb": 8,
+    "cores": 2,
+    "ramMb": 2048,
+    "osType": "debian",
+    "osVersion": "12",
+    "pveVersion": "8.4.1",
+    "method": "default",
+    "cpuVendor": "amd",
+    "cpuModel": "AMD EPYC",
+    "gpuVendor": "unknown",
+    "gpuModel": None,
+    "gpuPassthrough": "unknown",
+    "ramSpeed": None,
+    "arch": "amd64",
+    "platform": "pve",
+    "hasArm": False,
+    "repoSource": "ProxmoxVE",
+    "repoSlug": "community-scripts/ProxmoxVE",
+}
+
+# What the previous client's /upload (client_payloads.upload_install) describes.
+UPLOAD_METADATA_FIELDS: dict[str, object] = {
+    "type": "lxc",
+    "ctType": 1,
+    "diskGb": 8,
+    "cores": 2,
+    "ramMb": 2048,
+    "osType": "debian",
+    "osVersion": "12",
+    "pveVersion": "8.4.1",
+    "method": "default",
+}
+
+
+class OneOf:
+    """An expected field value where the design leaves a choice between a few."""
+
+    def __init__(self, *options: object) -> None:
+        self.options = options
+
+    def __eq__(self, other: object) -> bool:
+        return other in self.options
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"OneOf{self.options!r}"
+
+
+def run_fields(**fields: object) -> dict[str, object]:
+    """A complete expected run: the given fields, every other one empty."""
+    unknown = set(fields) - set(EMPTY_RUN)
+    assert not unknown, f"not Run fields: {unknown}"
+    return EMPTY_RUN | fields
+
+
+# --- scenario tables -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Unnamed:
+    """A run the server names (an /update without any id): its id comes from the receipt."""
+
+    label: str
+
+
+RunRef = str | Unnamed
+
+
+@dataclass(frozen=True)
+class Post:
+    path: str
+    body: bytes
+    run: RunRef
+    status: str  # the event's status as the run's events list shows it
+    label: str
+    timestamp: datetime | None = None  # what the body's "timestamp" field says, if any
+    duplicate: bool = False  # an exact repeat: acknowledged, not stored again
+
+
+@dataclass(frozen=True)
+class ExpectedRun:
+    fields: dict[str, object]
+    finished_by: str | None  # label of the terminal post whose event time is finishedAt
+
+
+@dataclass(frozen=True)
+class Scenario:
+    posts: tuple[Post, ...]
+    runs: dict[RunRef, ExpectedRun]
+
+
+Stamp = Callable[[datetime], Value]
+
+
+def post(
+    path: str,
+    run: RunRef,
+    fields: Fields,
+    *,
+    label: str | None = None,
+    at: datetime | None = None,
+    stamp: Stamp = epoch,
+    shown_status: str | None = None,
+) -> Post:
+    """One POST of ``fields`` rendered as bash renders them, with ``timestamp`` if ``at``."""
+    if at is not None:
+        fields = fields | {"timestamp": stamp(at)}
+    status = shown_status or str(fields["status"])
+    body = render(fields)
+    return Post(path, body, run, status, label or status, timestamp=at)
+
+
+def repeat(original: Post, label: str) -> Post:
+    """The same bytes again (a curl retry): must be acknowledged as a duplicate."""
+    return replace(original, label=label, duplicate=True)
+
+
+def base_time() -> datetime:
+    """A whole second an hour ago: client timestamps are relative to it."""
+    return (datetime.now(UTC) - timedelta(hours=1)).replace(microsecond=0)
+
+
+def sec(seconds: int) -> timedelta:
+    return timedelta(seconds=seconds)
+
+
+def new_id() -> str:
+    return str(uuid.uuid4())
+
+
+# --- 1.1 current client ----------------------------------------------------------------
+
+
+def successful_lxc_install(base: datetime) -> Scenario:
+    rid = new_id()
+    app = "homeassistant"
+    ping_2 = post(
+        "/telemetry", rid, container_ping(rid, nsapp=app), label="ping 2", at=base + sec(25)
+    )
+    posts = (
+        post("/telemetry", rid, host_event(rid, "installing", nsapp=app), at=base),
+        post(
+            "/telemetry",
+            rid,
+            host_event(rid, "validation", nsapp=app),
+            at=base + sec(5),
+            stamp=iso_utc,
+        ),
+        post("/telemetry", rid, host_event(rid, "configuring", nsapp=app), at=base + sec(10)),
+        post("/telemetry", rid, container_ping(rid, nsapp=app), label="ping 1", at=base + sec(20)),
+        ping_2,
+        post("/telemetry", rid, container_ping(rid, nsapp=app), label="ping 3", at=base + sec(30)),
+        repeat(ping_2, "ping 2 again"),
+        post(
+            "/telemetry",
+            rid,
+            host_event(rid, "success", nsapp=app, exit_code=0, install_duration=95),
+        ),
+    )
+    expected = run_fields(
+        executionId=rid,
+        sessionId=rid,
+        kind="INSTALL",
+        app=app,
+        status="success",
+        outcome="SUCCESS",
+        exitCode=0,
+        durationSeconds=95,
+        eventCount=7,
+        **HOST_METADATA_FIELDS,
+    )
+    return Scenario(posts, {rid: ExpectedRun(expected, finished_by="success")})
+
+
+APT_TRACE = (
+    "exit_code=100 | APT: Package manager error (broken packages / dependency problems)"
+    " | at line 57: apt-get install -y foo\n---\n"
+    "Err:1 http://deb.debian.org/debian bookworm/main amd64 foo\n"
+    "  Could not connect to 192.168.1.23:3142 (192.168.1.23). - connect (111)\n"
+    "E: Unable to locate package foo\n"
+    "cp: cannot stat '/home/alice/x': No such file or directory"
+)
+APT_TRACE_SCRUBBED = APT_TRACE.replace("192.168.1.23", "x.x.x.x").replace(
+    "/home/alice/", "/home/<user>/"
+)
+
+
+def failed_lxc_install_with_trace(base: datetime) -> Scenario:
+    """A payload v2 client: the failure also names the failed command and line."""
+    rid = new_id()
+    app = "immich"
+    v2 = payload_v2(app_version="v1.132.3")
+    posts = (
+        post("/telemetry", rid, host_event(rid, "installing", nsapp=app, **v2), at=base),
+        post("/telemetry", rid, host_event(rid, "configuring", nsapp=app, **v2), at=base + sec(9)),
+        post(
+            "/telemetry",
+            rid,
+            host_event(
+                rid,
+                "failed",
+                nsapp=app,
+                exit_code=100,
+                error=APT_TRACE,
+                error_category="dependency",
+                install_duration=312,
+                **v2,
+                failed_command="apt-get install -y foo",
+                failed_line=57,
+            ),
+        ),
+    )
+    expected = run_fields(
+        executionId=rid,
+        sessionId=rid,
+        kind="INSTALL",
+        app=app,
+        status="failed",
+        outcome="FAILED",
+        exitCode=100,
+        errorCategory="dependency",
+        error=APT_TRACE_SCRUBBED,
+        failedCommand="apt-get install -y foo",
+        failedLine=57,
+        durationSeconds=312,
+        eventCount=3,
+        **HOST_METADATA_FIELDS
+        | {
+            "gpuPassthrough": "no",
+            "payloadVersion": 2,
+            "kernelVersion": "6.8.12-4-pve",
+            "appVersion": "v1.132.3",
+        },
+    )
+    return Scenario(posts, {rid: ExpectedRun(expected, finished_by="failed")})
+
+
+CTRL_C_TRACE = "exit_code=130 | Terminated by Ctrl+C (SIGINT) | at line 12: read -r choice"
+SIGTERM_TRACE = "exit_code=143 | Terminated (SIGTERM) | at line 88: sleep 5"
+
+
+def aborted_installs(base: datetime) -> Scenario:
+    """Ctrl+C reported as ``failed`` 130, and SIGTERM reported as ``aborted`` 143."""
+    ctrl_c, sigterm = new_id(), new_id()
+    app = "nginxproxymanager"
+
+    def abort(rid: str, status: str, code: int, trace: str) -> Post:
+        fields = host_event(
+            rid,
+            status,
+            nsapp=app,
+            exit_code=code,
+            error=trace,
+            error_category="user_aborted",
+            install_duration=40,
+        )
+        return post("/telemetry", rid, fields)
+
+    posts = (
+        post("/telemetry", ctrl_c, host_event(ctrl_c, "installing", nsapp=app), at=base),
+        post("/telemetry", sigterm, host_event(sigterm, "installing", nsapp=app), at=base),
+        abort(ctrl_c, "failed", 130, CTRL_C_TRACE),
+        abort(sigterm, "aborted", 143, SIGTERM_TRACE),
+    )
+
+    def expected(rid: str, status: str, code: int, trace: str) -> ExpectedRun:
+        fields = run_fields(
+            executionId=rid,
+            sessionId=rid,
+            kind="INSTALL",
+            app=app,
+            status=status,
+            outcome="ABORTED",
+            exitCode=code,
+            errorCategory="user_aborted",
+            error=trace,
+            durationSeconds=40,
+            eventCount=2,
+            **HOST_METADATA_FIELDS,
+        )
+        return ExpectedRun(fields, finished_by=status)
+
+    return Scenario(
+        posts,
+        {
+            ctrl_c: expected(ctrl_c, "failed", 130, CTRL_C_TRACE),
+            sigterm: expected(sigterm, "aborted", 143, SIGTERM_TRACE),
+        },
+    )
+
+
+def retry_with_new_execution_id(base: datetime) -> Scenario:
+    """The recovery menu's retry: same session (random_id), a new execution_id."""
+    session, retry = new_id(), new_id()
+    app = "paperless-ngx"
+    trace = "exit_code=1 | General error | at line 80: make install"
+    posts = (
+        post("/telemetry", session, host_event(session, "installing", nsapp=app), at=base),
+        post(
+            "/telemetry",
+            session,
+            host_event(
+                session,
+                "failed",
+                nsapp=app,
+                exit_code=1,
+                error=trace,
+                error_category="shell",
+                install_duration=50,
+            ),
+            at=base + sec(50),
+        ),
+        post(
+            "/telemetry",
+            retry,
+            host_event(session, "installing", nsapp=app, execution_id=retry),
+            label="retry installing",
+            at=base + sec(70),
+        ),
+        post(
+            "/telemetry",
+            retry,
+            host_event(session, "success", nsapp=app, execution_id=retry, install_duration=200),
+            label="retry success",
+        ),
+    )
+    common = {"sessionId": session, "kind": "INSTALL", "app": app, **HOST_METADATA_FIELDS}
+    first = run_fields(
+        executionId=session,
+        status="failed",
+        outcome="FAILED",
+        exitCode=1,
+        errorCategory="shell",
+        error=trace,
+        durationSeconds=50,
+        eventCount=2,
+        **common,
+    )
+    second = run_fields(
+        executionId=retry,
+        status="success",
+        outcome="SUCCESS",
+        exitCode=0,
+        durationSeconds=200,
+        eventCount=2,
+        **common,
+    )
+    return Scenario(
+        posts,
+        {
+            session: ExpectedRun(first, finished_by="failed"),
+            retry: ExpectedRun(second, finished_by="retry success"),
+        },
+    )
+
+
+def vm_install(base: datetime) -> Scenario:
+    rid = new_id()
+    app = "debian-vm"
+    vm = {"type": "vm", "ct_type": 2, "disk_size": 32, "core_count": 4, "ram_size": 4096}
+    posts = (
+        post("/telemetry", rid, host_event(rid, "installing", nsapp=app, **vm), at=base),
+        post(
+            "/telemetry",
+            rid,
+            host_event(rid, "success", nsapp=app, **vm, install_duration=130),
+        ),
+    )
+    expected = run_fields(
+        executionId=rid,
+        sessionId=rid,
+        kind="INSTALL",
+        app=app,
+        status="success",
+        outcome="SUCCESS",
+        exitCode=0,
+        durationSeconds=130,
+        eventCount=2,
+        **HOST_METADATA_FIELDS
+        | {"type": "vm", "ctType": 2, "diskGb": 32, "cores": 4, "ramMb": 4096},
+    )
+    return Scenario(posts, {rid: ExpectedRun(expected, finished_by="success")})
+
+
+def addon_run(base: datetime) -> Scenario:
+    """An addon/tool run sends one terminal event and nothing else."""
+    rid = new_id()
+    fields: Fields = {
+        "random_id": rid,
+        "execution_id": rid,
+        "type": "addon",
+        "nsapp": "netdata",
+        "status": "success",
+        "exit_code": 0,
+        "install_duration": 12,
+        "pve_version": "8.4.1",
+        "arch": "amd64",
+        "platform": "pve",
+        "repo_source": "ProxmoxVE",
+        "repo_slug": "community-scripts/ProxmoxVE",
+    }
+    expected = run_fields(
+        executionId=rid,
+        sessionId=rid,
+        kind="INSTALL",
+        app="netdata",
+        type="addon",
+        status="success",
+        outcome="SUCCESS",
+        exitCode=0,
+        durationSeconds=12,
+        pveVersion="8.4.1",
+        arch="amd64",
+        platform="pve",
+        repoSource="ProxmoxVE",
+        repoSlug="community-scripts/ProxmoxVE",
+        eventCount=1,
+    )
+    return Scenario((post("/telemetry", rid, fields),), {rid: ExpectedRun(expected, "success")})
+
+
+def event_times(base: datetime) -> Scenario:
+    """Epoch and ISO 8601 timestamps are event times; a future one is clamped to receipt."""
+    rid = new_id()
+    app = "jellyfin"
+    future = datetime.now(UTC).replace(microsecond=0) + timedelta(days=1)
+    posts = (
+        post("/telemetry", rid, host_event(rid, "installing", nsapp=app), at=base, stamp=epoch),
+        post(
+            "/telemetry",
+            rid,
+            host_event(rid, "validation", nsapp=app),
+            at=base + sec(5),
+            stamp=iso_offset(2),
+        ),
+        post(
+            "/telemetry",
+            rid,
+            host_event(rid, "configuring", nsapp=app),
+            at=base + sec(10),
+            stamp=iso_utc,
+        ),
+        post(
+            "/telemetry",
+            rid,
+            container_ping(rid, nsapp=app),
+            label="future ping",
+            at=future,
+            stamp=iso_utc,
+        ),
+        post(
+            "/telemetry",
+            rid,
+            host_event(rid, "success", nsapp=app, install_duration=90),
+            at=base + sec(90),
+        ),
+    )
+    expected = run_fields(
+        executionId=rid,
+        sessionId=rid,
+        kind="INSTALL",
+        app=app,
+        status="success",
+        outcome="SUCCESS",
+        exitCode=0,
+        durationSeconds=90,
+        eventCount=5,
+        **HOST_METADATA_FIELDS,
+    )
+    return Scenario(posts, {rid: ExpectedRun(expected, finished_by="success")})
+
+
+# --- 1.2 previous client ---------------------------------------------------------------
+
+
+def old_client_done(base: datetime) -> Scenario:
+    rid = new_id()
+    posts = (
+        post("/upload", rid, upload_install(rid, nsapp="docker")),
+        post("/upload/updatestatus", rid, upload_status(rid, "done", "Unknown error")),
+    )
+    expected = run_fields(
+        sessionId=rid,
+        kind="INSTALL",
+        app="docker",
+        status="done",
+        outcome="SUCCESS",
+        eventCount=2,
+        **UPLOAD_METADATA_FIELDS,
+    )
+    return Scenario(posts, {rid: ExpectedRun(expected, finished_by="done")})
+
+
+def old_client_failures(base: datetime) -> Scenario:
+    """No exit code on the wire: it is read back from the client's own explanation text."""
+    oom, ctrl_c = new_id(), new_id()
+    oom_text = "Killed (SIGKILL / Out of memory?)"
+    ctrl_c_text = "Terminated by Ctrl+C (SIGINT)"
+    posts = (
+        post("/upload", oom, upload_install(oom, nsapp="ollama")),
+        post("/upload", ctrl_c, upload_install(ctrl_c, nsapp="ollama")),
+        post("/upload/updatestatus", oom, upload_status(oom, "failed", oom_text)),
+        post("/upload/updatestatus", ctrl_c, upload_status(ctrl_c, "failed", ctrl_c_text)),
+    )
+
+    def expected(rid: str, outcome: str, code: int, category: str, text: str) -> ExpectedRun:
+        fields = run_fields(
+            sessionId=rid,
+            kind="INSTALL",
+            app="ollama",
+            status="failed",
+            outcome=outcome,
+            exitCode=code,
+            exitCodeInferred=True,
+            errorCategory=category,
+            error=text,
+            eventCount=2,
+            **UPLOAD_METADATA_FIELDS,
+        )
+        return ExpectedRun(fields, finished_by="failed")
+
+    return Scenario(
+        posts,
+        {
+            oom: expected(oom, "FAILED", 137, "resource", oom_text),
+            ctrl_c: expected(ctrl_c, "ABORTED", 130, "user_aborted", ctrl_c_text),
+        },
+    )
+
+
+# A heredoc pastes log lines as they are: raw line breaks inside the string.
+MULTILINE_ERROR = "apt-get failed:\nE: Unable to locate package foo"
+
+
+def old_client_broken_json(base: datetime) -> Scenario:
+    """Empty and ``8G``-style spliced numbers, and a raw newline inside a string value."""
+    empty, units, newline, multiline = new_id(), new_id(), new_id(), new_id()
+    posts = (
+        post("/upload", empty, upload_install(empty, nsapp="docker", disk_size=Raw(""))),
+        post(
+            "/upload",
+            units,
+            upload_install(units, nsapp="docker", disk_size=Raw("8G"), ram_size="2G"),
+        ),
+        post(
+            "/upload",
+            newline,
+            upload_install(newline, nsapp="docker", disk_size="8G", pve_version=Raw('"8.4.1\n"')),
+        ),
+        post("/upload/updatestatus", empty, upload_status(empty, "done", "Unknown error")),
+        post("/upload/updatestatus", units, upload_status(units, "done", "Unknown error")),
+        post(
+            "/upload/updatestatus",
+            newline,
+            upload_status(newline, "failed", Raw('"Command not found\n"')),
+        ),
+        post("/upload", multiline, upload_install(multiline, nsapp="docker")),
+        post(
+            "/upload/updatestatus",
+            multiline,
+            upload_status(multiline, "failed", Raw(f'"{MULTILINE_ERROR}"')),
+        ),
+    )
+    done = {
+        "kind": "INSTALL",
+        "app": "docker",
+        "status": "done",
+        "outcome": "SUCCESS",
+        "eventCount": 2,
+    }
+    return Scenario(
+        posts,
+        {
+            empty: ExpectedRun(
+                run_fields(sessionId=empty, **done, **UPLOAD_METADATA_FIELDS | {"diskGb": None}),
+                finished_by="done",
+            ),
+            units: ExpectedRun(
+                run_fields(sessionId=units, **done, **UPLOAD_METADATA_FIELDS), finished_by="done"
+            ),
+            newline: ExpectedRun(
+                run_fields(
+                    sessionId=newline,
+                    kind="INSTALL",
+                    app="docker",
+                    status="failed",
+                    outcome="FAILED",
+                    exitCode=127,
+                    exitCodeInferred=True,
+                    errorCategory="dependency",
+                    error="Command not found",
+                    eventCount=2,
+                    **UPLOAD_METADATA_FIELDS,
+                ),
+                finished_by="failed",
+            ),
+            multiline: ExpectedRun(
+                run_fields(
+                    sessionId=multiline,
+                    kind="INSTALL",
+                    app="docker",
+                    status="failed",
+                    outcome="FAILED",
+                    error=MULTILINE_ERROR,
+                    eventCount=2,
+                    **UPLOAD_METADATA_FIELDS,
+                ),
+                finished_by="failed",
+            ),
+        },
+    )
+
+
+def old_client_unit_core_count(base: datetime) -> Scenario:
+    """``"core_count": 2G`` is spliced like ``8G``: the install must not be lost for it."""
+    rid = new_id()
+    posts = (
+        post("/upload", rid, upload_install(rid, nsapp="docker", core_count=Raw("2G"))),
+        post("/upload/updatestatus", rid, upload_status(rid, "done", "Unknown error")),
+    )
+    expected = run_fields(
+        sessionId=rid,
+        kind="INSTALL",
+        app="docker",
+        status="done",
+        outcome="SUCCESS",
+        eventCount=2,
+        # A core count has no unit: dropping the value or reading the number are both fine.
+        **UPLOAD_METADATA_FIELDS | {"cores": OneOf(None, 2)},
+    )
+    return Scenario(posts, {rid: ExpectedRun(expected, finished_by="done")})
+
+
+# --- 1.3 the brief's API ---------------------------------------------------------------
+
+
+def seed_api(base: datetime) -> Scenario:
+    """/install, /update with an id (same random_id: still two runs), /update without one."""
+    rid = new_id()
+    first_anonymous, second_anonymous = Unnamed("anonymous 1"), Unnamed("anonymous 2")
+    anonymous_update = seed_update(106, "vaultwarden", "1.34.1", status="success")
+    posts = (
+        post(
+            "/install", rid, seed_install(105, "installing", "jellyfin", random_id=rid, type="lxc")
+        ),
+        post("/install", rid, seed_install(105, "success", "jellyfin", random_id=rid)),
+        post(
+            "/update",
+            f"update:{rid}",
+            seed_update(
+                105,
+                "jellyfin",
+                "10.10.7",
+                status="success",
+                exit_code=0,
+                duration=42,
+                random_id=rid,
+            ),
+            label="update",
+        ),
+        post("/update", first_anonymous, anonymous_update, label="anonymous 1"),
+        post("/update", second_anonymous, anonymous_update, label="anonymous 2"),
+    )
+    anonymous = run_fields(
+        kind="UPDATE",
+        app="vaultwarden",
+        appVersion="1.34.1",
+        ctid=106,
+        status="success",
+        outcome="SUCCESS",
+        eventCount=1,
+    )
+    return Scenario(
+        posts,
+        {
+            rid: ExpectedRun(
+                run_fields(
+                    sessionId=rid,
+                    kind="INSTALL",
+                    app="jellyfin",
+                    type="lxc",
+                    ctid=105,
+                    status="success",
+                    outcome="SUCCESS",
+                    eventCount=2,
+                ),
+                finished_by="success",
+            ),
+            f"update:{rid}": ExpectedRun(
+                run_fields(
+                    sessionId=rid,
+                    kind="UPDATE",
+                    app="jellyfin",
+                    appVersion="10.10.7",
+                    ctid=105,
+                    status="success",
+                    outcome="SUCCESS",
+                    exitCode=0,
+                    durationSeconds=42,
+                    eventCount=1,
+                ),
+                finished_by="update",
+            ),
+            first_anonymous: ExpectedRun(anonymous, finished_by="anonymous 1"),
+            second_anonymous: ExpectedRun(anonymous, finished_by="anonymous 2"),
+        },
+    )
+
+
+def update_by_exit_code_only(base: datetime) -> Scenario:
+    """An update report with an exit code and no status is a finished update."""
+    ok, broken = new_id(), new_id()
+    posts = (
+        post(
+            "/update",
+            f"update:{ok}",
+            seed_update(110, "gitea", "1.24.0", exit_code=0, random_id=ok),
+            shown_status="success",
+        ),
+        post(
+            "/update",
+            f"update:{broken}",
+            seed_update(111, "gitea", "1.24.0", exit_code=1, random_id=broken),
+            shown_status="failed",
+        ),
+    )
+
+    def expected(rid: str, ctid: int, status: str, outcome: str, code: int) -> ExpectedRun:
+        fields = run_fields(
+            sessionId=rid,
+            kind="UPDATE",
+            app="gitea",
+            appVersion="1.24.0",
+            ctid=ctid,
+            status=status,
+            outcome=outcome,
+            exitCode=code,
+            errorCategory="shell" if code else None,
+            eventCount=1,
+        )
+        return ExpectedRun(fields, finished_by=status)
+
+    return Scenario(
+        posts,
+        {
+            f"update:{ok}": expected(ok, 110, "success", "SUCCESS", 0),
+            f"update:{broken}": expected(broken, 111, "failed", "FAILED", 1),
+        },
+    )
+
+
+ALL_SCENARIOS: tuple[Callable[[datetime], Scenario], ...] = (
+    successful_lxc_install,
+    failed_lxc_install_with_trace,
+    aborted_installs,
+    retry_with_new_execution_id,
+    vm_install,
+    addon_run,
+    event_times,
+    old_client_done,
+    old_client_failures,
+    old_client_broken_json,
+    seed_api,
+    update_by_exit_code_only,
+)
+
+# --- replay and check ------------------------------------------------------------------
+
+JSON_HEADERS = {"Content-Type": "application/json"}
+LEGACY_ANSWERS: dict[str, tuple[int, dict[str, object]]] = {
+    "/upload": (201, {"message": "Data saved successfully"}),
+    "/upload/updatestatus": (200, {"message": "Record updated successfully"}),
+}
+RECEIPT_STATUS = {"/telemetry": 202, "/install": 201, "/update": 201}
+
+
+@dataclass
+class Sent:
+    post: Post
+    before: datetime
+    after: datetime
+    run_id: str
+
+
+@dataclass
+class Replay:
+    run_ids: dict[RunRef, str] = field(default_factory=dict)
+    sent: list[Sent] = field(default_factory=list)
+
+
+async def replay(client, scenario: Scenario, into: Replay) -> None:
+    """POST each body in order, checking every answer (status and exact JSON body)."""
+    for step in scenario.posts:
+        before = datetime.now(UTC)
+        response = await client.post(step.path, data=step.body, headers=JSON_HEADERS)
+        text = await response.text()
+        after = datetime.now(UTC)
+        assert response.content_type == "application/json", (step.label, text)
+        answer = json.loads(text)
+        if step.path in LEGACY_ANSWERS:
+            assert (response.status, answer) == LEGACY_ANSWERS[step.path], (step.label, text)
+            run_id = into.run_ids.setdefault(step.run, str(step.run))
+        else:
+            assert response.status == RECEIPT_STATUS[step.path], (step.label, text)
+            if isinstance(step.run, Unnamed):
+                assert answer["run_id"].startswith("update:"), answer
+                assert answer["run_id"] not in into.run_ids.values(), "a fresh run per report"
+                into.run_ids[step.run] = answer["run_id"]
+            run_id = into.run_ids.setdefault(step.run, str(step.run))
+            expected = {"status": "stored", "run_id": run_id, "duplicate": step.duplicate}
+            assert answer == expected, step.label
+        into.sent.append(Sent(step, before, after, run_id))
+
+
+async def fetch_run(client, run_id: str) -> dict[str, Any] | None:
+    response = await client.post("/graphql", json={"query": RUN_QUERY, "variables": {"id": run_id}})
+    body = await response.json()
+    assert response.status == 200 and "errors" not in body, body
+    return body["data"]["run"]
+
+
+async def run_count(client) -> int:
+    response = await client.post("/graphql", json={"query": "{ runs(first: 0) { totalCount } }"})
+    body = await response.json()
+    assert "errors" not in body, body
+    return int(body["data"]["runs"]["totalCount"])
+
+
+def moment(value: str | None) -> datetime | None:
+    return None if value is None else datetime.fromisoformat(value)
+
+
+def _expected_event_time(sent: Sent) -> datetime:
+    stamp = sent.post.timestamp
+    return stamp if stamp is not None and stamp < sent.before else sent.before
+
+
+def check_events(events: list[dict[str, Any]], sent: list[Sent]) -> list[datetime]:
+    """Events match the stored posts in event-time order; returns their event times."""
+    stored = sorted((s for s in sent if not s.post.duplicate), key=_expected_event_time)
+    assert [(e["status"], e["source"]) for e in events] == [
+        (s.post.status, s.post.path.removeprefix("/")) for s in stored
+    ]
+    times = []
+    for event, step in zip(events, stored, strict=True):
+        received, occurred = moment(event["receivedAt"]), moment(event["occurredAt"])
+        assert received is not None and occurred is not None
+        assert step.before <= received <= step.after, (step.post.label, received)
+        sent_stamp = step.post.timestamp
+        assert moment(event["clientTimestamp"]) == sent_stamp, step.post.label
+        if sent_stamp is None or sent_stamp > received:
+            assert occurred == received, (step.post.label, "event time is the receipt")
+        else:
+            assert occurred == sent_stamp, (step.post.label, "event time is the client's")
+        times.append(occurred)
+    return times
+
+
+async def check_run(client, run_id: str, expected: ExpectedRun, sent: list[Sent]) -> dict:
+    run = await fetch_run(client, run_id)
+    assert run is not None, f"run {run_id} not found"
+    events = run.pop("events")
+    times = {name: moment(run.pop(name)) for name in TIME_FIELDS}
+    assert run == {"id": run_id, **expected.fields}
+    mine = [s for s in sent if s.run_id == run_id]
+    occurred = check_events(events, mine)
+    labels = [s.post.label for s in sorted(mine, key=_expected_event_time) if not s.post.duplicate]
+    finished = (
+        None if expected.finished_by is None else occurred[labels.index(expected.finished_by)]
+    )
+    assert times == {
+        "startedAt": min(occurred),
+        "lastSeenAt": max(occurred),
+        "finishedAt": finished,
+    }, run_id
+    return {**run, "events": events, **times}
+
+
+async def check_scenarios(
+    client, scenarios: Iterable[Scenario], done: Replay
+) -> dict[RunRef, dict]:
+    """Every expected run field by field, and no run beyond them."""
+    runs = {}
+    expected_count = 0
+    for scenario in scenarios:
+        for ref, expected in scenario.runs.items():
+            runs[ref] = await check_run(client, done.run_ids[ref], expected, done.sent)
+            expected_count += 1
+    assert await run_count(client) == expected_count
+    return runs
+
+
+async def replay_and_check(client, scenario: Scenario) -> dict[RunRef, dict]:
+    done = Replay()
+    await replay(client, scenario, done)
+    return await check_scenarios(client, [scenario], done)
+
+
+# --- tests: current client -------------------------------------------------------------
+
+
+async def test_successful_lxc_install_merges_progress_pings_and_success_into_one_run(client):
+    scenario = successful_lxc_install(base_time())
+    runs = await replay_and_check(client, scenario)
+    (run,) = runs.values()
+    # Minimal pings never blank the first event's metadata; the repeat is not stored.
+    assert run["cpuModel"] == "AMD EPYC" and run["diskGb"] == 8
+    assert [e["status"] for e in run["events"]].count("configuring") == 4
+
+
+async def test_failed_lxc_install_keeps_scrubbed_trace_and_client_category(client):
+    runs = await replay_and_check(client, failed_lxc_install_with_trace(base_time()))
+    (run,) = runs.values()
+    assert "192.168.1.23" not in run["error"]
+    assert "alice" not in run["error"]
+
+
+async def test_ctrl_c_and_sigterm_are_aborted_with_raw_status_and_exit_code_kept(client):
+    await replay_and_check(client, aborted_installs(base_time()))
+
+
+async def test_retry_with_new_execution_id_is_a_second_run_of_the_same_session(client):
+    await replay_and_check(client, retry_with_new_execution_id(base_time()))
+
+
+async def test_vm_install_is_a_successful_vm_run(client):
+    await replay_and_check(client, vm_install(base_time()))
+
+
+async def test_addon_single_terminal_event_is_a_complete_run(client):
+    runs = await replay_and_check(client, addon_run(base_time()))
+    (run,) = runs.values()
+    assert run["startedAt"] == run["lastSeenAt"] == run["finishedAt"]
+
+
+async def test_occurredaccept_epoch_and_iso_and_clamp_the_future(client):
+    base = base_time()
+    scenario = event_times(base)
+    runs = await replay_and_check(client, scenario)
+    (run,) = runs.values()
+    by_status = {e["status"]: e for e in run["events"] if e["status"] != "configuring"}
+    future_ping = run["events"][-1]
+    assert future_ping["clientTimestamp"] is not None
+    assert moment(future_ping["clientTimestamp"]) > datetime.now(UTC) + timedelta(hours=23)
+    assert future_ping["occurredAt"] == future_ping["receivedAt"]
+    assert moment(by_status["validation"]["occurredAt"]) == base + sec(5)  # sent as +02:00
+    assert run["startedAt"] == base
+    assert run["finishedAt"] == base + sec(90)
+    # The clamped ping is the latest report by event time, yet never replaces the success.
+    assert run["lastSeenAt"] == moment(future_ping["receivedAt"])
+
+
+# --- tests: previous client ------------------------------------------------------------
+
+
+async def test_old_client_done_is_success_matched_by_random_id(client):
+    await replay_and_check(client, old_client_done(base_time()))
+
+
+async def test_old_client_failure_text_gives_inferred_exit_code_and_category(client):
+    await replay_and_check(client, old_client_failures(base_time()))
+
+
+async def test_old_client_broken_json_is_accepted_with_the_readable_fields(client):
+    await replay_and_check(client, old_client_broken_json(base_time()))
+
+
+async def test_old_client_unit_suffixed_core_count_still_records_the_install(client):
+    await replay_and_check(client, old_client_unit_core_count(base_time()))
+
+
+# --- tests: the brief's API ------------------------------------------------------------
+
+
+async def test_seed_install_and_update_api_make_install_and_update_runs(client):
+    runs = await replay_and_check(client, seed_api(base_time()))
+    anonymous = [run for ref, run in runs.items() if isinstance(ref, Unnamed)]
+    assert len({run["id"] for run in anonymous}) == 2
+
+
+async def test_update_with_exit_code_only_is_finished_by_that_code(client):
+    await replay_and_check(client, update_by_exit_code_only(base_time()))
+
+
+# --- tests: everything at once ---------------------------------------------------------
+
+
+async def test_all_generations_interleaved_give_the_same_runs(client):
+    """All scenarios at once (one task each, so their posts interleave and share batches)."""
+    base = base_time()
+    scenarios = [build(base) for build in ALL_SCENARIOS]
+    done = Replay()
+    await asyncio.gather(*(replay(client, scenario, done) for scenario in scenarios))
+    await check_scenarios(client, scenarios, done)
+
+
+# --- tests: captured real traffic ------------------------------------------------------
+
+
+def captured_requests() -> list[dict[str, str]]:
+    if not CAPTURED.is_file():
+        pytest.skip(f"captured client traffic not found at {CAPTURED}")
+    return [json.loads(line) for line in CAPTURED.read_text().splitlines() if line.strip()]
+
+
+def test_builders_render_the_captured_bodies_exactly():
+    """So builder-made scenarios are what the real clients send."""
+    for request in captured_requests():
+        sent = json.loads(request["body"])
+        if request["path"] == "/telemetry":
+            overrides = {
+                key: sent[key]
+                for key in ("exit_code", "error", "error_category", "install_duration")
+            }
+            built = host_event(sent["random_id"], sent["status"], nsapp=sent["nsapp"], **overrides)
+            assert render(built) == request["body"].encode()
+        elif request["path"] == "/upload":
+            built = upload_install(sent["random_id"], nsapp=sent["nsapp"])
+            assert list(built.items()) == list(sent.items())
+        else:
+            built = upload_status(sent["random_id"], sent["status"], sent["error"])
+            assert list(built.items()) == list(sent.items())
+
+
+async def test_captured_traffic_replays_into_the_expected_runs(client):
+    posts = []
+    for request in captured_requests():
+        sent = json.loads(request["body"])
+        run = sent.get("execution_id") or sent["random_id"]
+        posts.append(
+            Post(request["path"], request["body"].encode(), run, sent["status"], sent["status"])
+        )
+    ha, immich = "0d6c3c2e-6f1a-4bb4-9f57-3f0c2f0e9a01", "5b1e7c90-2d4f-4c1e-8b8a-8f3d2a6c7e02"
+    docker, ncp = "9a7f2b14-8c3d-4e5f-a6b7-c8d9e0f1a203", "c4d5e6f7-0819-4a2b-bc3d-4e5f6a7b8c04"
+    current = {"kind": "INSTALL", "durationSeconds": 1, **HOST_METADATA_FIELDS}
+    previous = {"kind": "INSTALL", "eventCount": 2, **UPLOAD_METADATA_FIELDS}
+    scenario = Scenario(
+        tuple(posts),
+        {
+            ha: ExpectedRun(
+                run_fields(
+                    executionId=ha,
+                    sessionId=ha,
+                    app="homeassistant",
+                    status="success",
+                    outcome="SUCCESS",
+                    exitCode=0,
+                    eventCount=4,
+                    **current,
+                ),
+                finished_by="success",
+            ),
+            immich: ExpectedRun(
+                run_fields(
+                    executionId=immich,
+                    sessionId=immich,
+                    app="immich",
+                    status="failed",
+                    outcome="FAILED",
+                    exitCode=100,
+                    errorCategory="dependency",
+                    error="exit_code=100 | APT: Package manager error (broken packages /"
+                    " dependency problems) | at line 57: apt-get install -y libvips-dev",
+                    eventCount=3,
+                    **current,
+                ),
+                finished_by="failed",
+            ),
+            docker: ExpectedRun(
+                run_fields(
+                    sessionId=docker, app="docker", status="done", outcome="SUCCESS", **previous
+                ),
+                finished_by="done",
+            ),
+            ncp: ExpectedRun(
+                run_fields(
+                    sessionId=ncp,
+                    app="nextcloudpi",
+                    status="failed",
+                    outcome="FAILED",
+                    exitCode=127,
+                    exitCodeInferred=True,
+                    errorCategory="dependency",
+                    error="Command not found",
+                    **previous,
+                ),
+                finished_by="failed",
+            ),
+        },
+    )
+    await replay_and_check(client, scenario)
