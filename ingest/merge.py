@@ -9,12 +9,22 @@ they arrived in. The writer folds a new event onto the stored run when it sorts 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from ingest.report import RESULT_COLUMNS, Report
 from ingest.statuses import Outcome, is_terminal
 
 RunState = dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class RunChange:
+    """A run before and after a batch (before is None for a new run)."""
+
+    before: RunState | None
+    after: RunState
+
 
 # Columns a report describes the run with; a later non-empty value replaces an
 # earlier one, an empty value never replaces anything (container pings are minimal).
@@ -89,11 +99,9 @@ def _apply_terminal(run: RunState, report: Report) -> None:
     run["finished_at"] = report.event_time
     values = report.values
     # The result describes one terminal report as a whole: a corrected success must
-    # not keep the error text of the failure it replaces.
+    # keep neither the error text nor the duration of the failure it replaces.
     for column in RESULT_COLUMNS:
         run[column] = values.get(column, False if column == "exit_code_inferred" else None)
-    if values.get("duration_seconds") is not None:
-        run["duration_seconds"] = values["duration_seconds"]
 
 
 def fold_all(reports: Iterable[Report]) -> RunState:

@@ -13,9 +13,10 @@ from collections.abc import Callable, Sequence
 
 import structlog
 
+from ingest.merge import RunChange
 from ingest.report import Report
 from storage.engine import Database
-from storage.ingest_batch import Accepted, ChangeHook, RunChange, apply_reports
+from storage.ingest_batch import Accepted, apply_reports
 
 log = structlog.get_logger(__name__)
 
@@ -38,12 +39,10 @@ class IngestWriter:
         *,
         queue_size: int,
         batch_size: int,
-        on_change: ChangeHook | None = None,
     ) -> None:
         self._database = database
         self._queue: asyncio.Queue[Pending | None] = asyncio.Queue(maxsize=queue_size)
         self._batch_size = batch_size
-        self._on_change = on_change
         self._listeners: list[CommitListener] = []
         self._task: asyncio.Task[None] | None = None
         self._closing = False
@@ -104,9 +103,7 @@ class IngestWriter:
     async def _commit(self, batch: list[Pending]) -> None:
         try:
             async with self._database.writer.begin() as conn:
-                results, changes = await apply_reports(
-                    conn, [report for report, _ in batch], self._on_change
-                )
+                results, changes = await apply_reports(conn, [report for report, _ in batch])
         except Exception as exc:
             if len(batch) > 1:
                 # Isolate the report at fault so the others still commit.

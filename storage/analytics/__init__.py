@@ -1,0 +1,1 @@
+"""Aggregate queries: where every number of the analytics API is computed."""

@@ -1,0 +1,75 @@
+"""The run filter of every aggregate, as conditions on runs and on rollup tables."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, case, literal
+from sqlalchemy.sql.elements import ColumnElement
+
+from storage.dimensions import DIMENSIONS, Dimension
+from storage.tables import RUNS
+from storage.types import UTCDateTime
+
+EFFECTIVE_OUTCOMES = ("SUCCESS", "FAILED", "ABORTED", "UNKNOWN", "UNFINISHED", "IN_PROGRESS")
+OPEN_OUTCOMES = frozenset({"UNFINISHED", "IN_PROGRESS"})
+
+
+@dataclass(frozen=True, slots=True)
+class RunFilter:
+    """Runs started in [since, until) whose values are in every given set."""
+
+    since: datetime | None = None
+    until: datetime | None = None
+    values: dict[Dimension, frozenset[str]] = field(default_factory=dict)
+    outcomes: frozenset[str] = frozenset()
+
+    @property
+    def dimensions(self) -> set[Dimension]:
+        return set(self.values)
+
+    def with_range(self, since: datetime | None, until: datetime | None) -> RunFilter:
+        return replace(self, since=since, until=until)
+
+    def stored_outcomes(self) -> frozenset[str]:
+        """Stored outcome values that can yield the requested effective outcomes."""
+        stored = set(self.outcomes - OPEN_OUTCOMES)
+        if self.outcomes & OPEN_OUTCOMES:
+            stored.add("IN_PROGRESS")
+        return frozenset(stored)
+
+
+def effective_outcome(cutoff: datetime) -> ColumnElement[Any]:
+    """IN_PROGRESS runs silent since before ``cutoff`` are UNFINISHED (read time)."""
+    return case(
+        (
+            and_(RUNS.c.outcome == "IN_PROGRESS", RUNS.c.last_seen_at < _time(cutoff)),
+            literal("UNFINISHED"),
+        ),
+        else_=RUNS.c.outcome,
+    )
+
+
+def _time(moment: datetime) -> ColumnElement[Any]:
+    return literal(moment, UTCDateTime())
+
+
+def time_conditions(since: datetime | None, until: datetime | None) -> list[ColumnElement[bool]]:
+    conditions = []
+    if since is not None:
+        conditions.append(RUNS.c.started_at >= _time(since))
+    if until is not None:
+        conditions.append(RUNS.c.started_at < _time(until))
+    return conditions
+
+
+def run_conditions(run_filter: RunFilter, cutoff: datetime) -> list[ColumnElement[bool]]:
+    """The whole filter on the runs table."""
+    conditions = time_conditions(run_filter.since, run_filter.until)
+    for dimension, accepted in run_filter.values.items():
+        conditions.append(DIMENSIONS[dimension].sql().in_(sorted(accepted)))
+    if run_filter.outcomes:
+        conditions.append(effective_outcome(cutoff).in_(sorted(run_filter.outcomes)))
+    return conditions

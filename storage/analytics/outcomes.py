@@ -1,0 +1,57 @@
+"""Outcome counts of a set of runs, and the one definition of each rate."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+Z_95 = 1.959963984540054
+
+
+@dataclass(frozen=True, slots=True)
+class Rate:
+    numerator: int
+    denominator: int
+
+    @property
+    def value(self) -> float | None:
+        return None if self.denominator == 0 else self.numerator / self.denominator
+
+    @property
+    def wilson(self) -> tuple[float, float] | tuple[None, None]:
+        """95 % Wilson score interval."""
+        n = self.denominator
+        if n == 0:
+            return None, None
+        p = self.numerator / n
+        z2 = Z_95 * Z_95
+        centre = (p + z2 / (2 * n)) / (1 + z2 / n)
+        half = Z_95 * math.sqrt(p * (1 - p) / n + z2 / (4 * n * n)) / (1 + z2 / n)
+        return max(0.0, centre - half), min(1.0, centre + half)
+
+
+@dataclass(slots=True)
+class OutcomeCounts:
+    runs: int = 0
+    events: int = 0
+    success: int = 0
+    failed: int = 0
+    aborted: int = 0
+    unknown: int = 0
+    unfinished: int = 0
+    in_progress: int = 0
+
+    def add(self, outcome: str, runs: int, events: int = 0) -> None:
+        self.runs += runs
+        self.events += events
+        attribute = outcome.lower()
+        setattr(self, attribute, getattr(self, attribute) + runs)
+
+    @property
+    def success_rate(self) -> Rate:
+        """success / (success + failed): aborted, unknown and open runs are not in it."""
+        return Rate(self.success, self.success + self.failed)
+
+    @property
+    def failure_rate(self) -> Rate:
+        return Rate(self.failed, self.success + self.failed)

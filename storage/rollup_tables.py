@@ -1,0 +1,78 @@
+"""Rollup tables: run counts maintained in the ingest transaction (DESIGN.md §4).
+
+Each table is one narrow "cube" at two grains, UTC hours (``grain='h'``) and UTC days
+(``grain='d'``), so a query over [since, until) reads whole days, at most two days of
+hours at the edges, and the runs table only for the partial hours. Missing values are
+stored as '' (text) or -1 (exit code) because primary keys cannot hold NULL. Stored
+outcome IN_PROGRESS covers both IN_PROGRESS and UNFINISHED; the split is made at read
+time from the runs table.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlmodel import Field, SQLModel
+
+from storage.types import UTCDateTime
+
+
+class RollupTotal(SQLModel, table=True):
+    """Runs and events by kind and outcome: summary and time series without filters."""
+
+    __tablename__ = "rollup_total"
+
+    grain: str = Field(primary_key=True, max_length=1)
+    bucket_start: datetime = Field(primary_key=True, sa_type=UTCDateTime)
+    kind: str = Field(primary_key=True, max_length=8)
+    outcome: str = Field(primary_key=True, max_length=16)
+    runs: int = 0
+    events: int = 0
+
+
+class RollupApp(SQLModel, table=True):
+    """Runs and events by app: appStats, and summaries filtered by app."""
+
+    __tablename__ = "rollup_app"
+
+    grain: str = Field(primary_key=True, max_length=1)
+    bucket_start: datetime = Field(primary_key=True, sa_type=UTCDateTime)
+    kind: str = Field(primary_key=True, max_length=8)
+    app: str = Field(primary_key=True, max_length=100)
+    outcome: str = Field(primary_key=True, max_length=16)
+    runs: int = 0
+    events: int = 0
+
+
+class RollupError(SQLModel, table=True):
+    """FAILED runs by app, exit code and category: the error histogram."""
+
+    __tablename__ = "rollup_error"
+
+    grain: str = Field(primary_key=True, max_length=1)
+    bucket_start: datetime = Field(primary_key=True, sa_type=UTCDateTime)
+    kind: str = Field(primary_key=True, max_length=8)
+    app: str = Field(primary_key=True, max_length=100)
+    exit_code: int = Field(primary_key=True)
+    error_category: str = Field(primary_key=True, max_length=32)
+    runs: int = 0
+
+
+class RollupDimension(SQLModel, table=True):
+    """Runs by the value of one dimension at a time: distributions and grouped series."""
+
+    __tablename__ = "rollup_dimension"
+
+    dimension: str = Field(primary_key=True, max_length=24)
+    grain: str = Field(primary_key=True, max_length=1)
+    bucket_start: datetime = Field(primary_key=True, sa_type=UTCDateTime)
+    kind: str = Field(primary_key=True, max_length=8)
+    outcome: str = Field(primary_key=True, max_length=16)
+    value: str = Field(primary_key=True, max_length=200)
+    runs: int = 0
+
+
+ROLLUP_TOTAL = RollupTotal.__table__  # type: ignore[attr-defined]
+ROLLUP_APP = RollupApp.__table__  # type: ignore[attr-defined]
+ROLLUP_ERROR = RollupError.__table__  # type: ignore[attr-defined]
+ROLLUP_DIMENSION = RollupDimension.__table__  # type: ignore[attr-defined]
