@@ -34,6 +34,12 @@ _UNIT_TO_MIB = {
 }
 
 
+def _shown(value: object) -> str:
+    """A bad value as quoted in an error message, cut short: bodies can be 256 KiB."""
+    text = repr(value)
+    return text if len(text) <= 40 else f"{text[:40]}…"
+
+
 def is_empty(value: object) -> bool:
     return value is None or (isinstance(value, str) and value.strip() == "")
 
@@ -79,7 +85,7 @@ def as_int(
     result = round(number)
     if not low <= result <= high:
         raise ReportError(
-            "out_of_range", f"{field} must be between {low} and {high}, got {value!r}", field
+            "out_of_range", f"{field} must be between {low} and {high}, got {_shown(value)}", field
         )
     return result
 
@@ -117,7 +123,7 @@ def as_bool(field: str, value: object) -> bool | None:
             return True
         if lowered in _FALSE:
             return False
-    raise ReportError("invalid_type", f"{field} must be a boolean, got {value!r}", field)
+    raise ReportError("invalid_type", f"{field} must be a boolean, got {_shown(value)}", field)
 
 
 # Epoch seconds before 2020 or ISO dates before then are certainly wrong clocks.
@@ -150,7 +156,9 @@ def as_timestamp(field: str, value: object) -> datetime | None:
             raise ValueError(value)
     except (ValueError, OverflowError, OSError) as exc:
         raise ReportError(
-            "invalid_timestamp", f"{field} must be ISO 8601 or epoch seconds, got {value!r}", field
+            "invalid_timestamp",
+            f"{field} must be ISO 8601 or epoch seconds, got {_shown(value)}",
+            field,
         ) from exc
     if moment < _EARLIEST:
         raise ReportError("out_of_range", f"{field} is before 2020-01-01", field)

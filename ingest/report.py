@@ -103,7 +103,15 @@ OTHER_KEYS = ("status", "error", "timestamp")
 KNOWN_KEYS = frozenset(FIELDS) | frozenset(IDENTITY_KEYS) | frozenset(OTHER_KEYS)
 
 RESULT_COLUMNS = frozenset(
-    {"exit_code", "exit_code_inferred", "error", "error_category", "failed_command", "failed_line"}
+    {
+        "exit_code",
+        "exit_code_inferred",
+        "error",
+        "error_category",
+        "failed_command",
+        "failed_line",
+        "duration_seconds",
+    }
 )
 MAX_ERROR_CHARS = 128 * 1024
 
@@ -188,7 +196,15 @@ def order_key(event_time: datetime, status: str, dedup_key: str) -> str:
 
 def _known_raw_fields(raw: Mapping[str, object]) -> dict[str, Any]:
     """Known fields as sent (unknown ones are dropped: they may hold anything)."""
-    stored = {key: value for key, value in raw.items() if key in KNOWN_KEYS}
+    # PostgreSQL text cannot hold NUL; both stores get the same replacement character.
+    # Identifiers keep theirs, so that they are refused as not printable.
+    stored = {
+        key: value.replace("\x00", "\ufffd")
+        if isinstance(value, str) and key not in IDENTITY_KEYS
+        else value
+        for key, value in raw.items()
+        if key in KNOWN_KEYS
+    }
     error = stored.get("error")
     if isinstance(error, str):
         stored["error"] = scrub_error_text(error[:MAX_ERROR_CHARS])

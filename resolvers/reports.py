@@ -45,10 +45,20 @@ def _wire_fields(report_input: ReportFields) -> dict[str, Any]:
     return raw
 
 
+INPUT_NAMES = {wire: name for name, wire in WIRE_NAMES.items()}
+
+
+def _input_field(wire_name: str | None) -> str | None:
+    """The GraphQL input field (camelCase) that a wire field came from."""
+    if wire_name is None:
+        return None
+    head, *rest = INPUT_NAMES.get(wire_name, wire_name).split("_")
+    return head + "".join(part.title() for part in rest)
+
+
 def _rejected(error: ReportError) -> ReportRejected:
-    return ReportRejected(
-        errors=[FieldError(field=error.field, code=error.code, message=error.message)]
-    )
+    field = _input_field(error.field)
+    return ReportRejected(errors=[FieldError(field=field, code=error.code, message=error.message)])
 
 
 async def _submit(

@@ -87,6 +87,14 @@ async def _ingest(request: web.Request, source: str, answer: Answer) -> web.Resp
             "the server is busy; retry later",
             headers={"Retry-After": RETRY_AFTER_SECONDS},
         )
+    except Exception:  # the store failed this report's transaction: nothing was kept
+        REPORTS_TOTAL.labels(source=source, result="store_failed").inc()
+        return error_response(
+            503,
+            "storage_unavailable",
+            "the report could not be stored; retry later",
+            headers={"Retry-After": RETRY_AFTER_SECONDS},
+        )
     REPORTS_TOTAL.labels(
         source=source, result="duplicate" if accepted.duplicate else "stored"
     ).inc()

@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from ingest.merge import RunState, fold, fold_all
+from ingest.merge import RunChange, RunState, fold, fold_all
 from ingest.report import Report, build_report
+from storage.rollups import apply_rollup_changes
 from storage.tables import EVENTS, RUN_COLUMNS, RUNS
 
 
@@ -22,51 +23,46 @@ class Accepted:
     duplicate: bool
 
 
-@dataclass(frozen=True, slots=True)
-class RunChange:
-    """A run before and after a batch (before is None for a new run)."""
-
-    before: RunState | None
-    after: RunState
-
-
-# Called inside the batch's transaction with every run the batch changed, so derived
-# tables (rollups) move in the same commit as the runs they summarise.
-ChangeHook = Callable[[AsyncConnection, Sequence[RunChange]], Awaitable[None]]
-
-
 async def apply_reports(
-    conn: AsyncConnection, reports: Sequence[Report], on_change: ChangeHook | None = None
+    conn: AsyncConnection, reports: Sequence[Report]
 ) -> tuple[list[Accepted], list[RunChange]]:
-    fresh, results = await _drop_duplicates(conn, reports)
+    """Store the batch's new events, merge their runs and move the rollups, in ``conn``'s
+    transaction: a commit makes all of it visible at once, a rollback none of it."""
+    fresh, results = await _insert_new_events(conn, reports)
     if not fresh:
         return results, []
-    await conn.execute(insert(EVENTS), [_event_row(report) for report in fresh])
     changes = await _merge_runs(conn, fresh)
     await _upsert_runs(conn, [change.after for change in changes])
-    if on_change is not None:
-        await on_change(conn, changes)
+    await apply_rollup_changes(conn, changes)
     return results, changes
 
 
-async def _drop_duplicates(
+async def _insert_new_events(
     conn: AsyncConnection, reports: Sequence[Report]
 ) -> tuple[list[Report], list[Accepted]]:
-    """Client retries (same run, same payload) are acknowledged and not stored again."""
-    keys = {report.dedup_key for report in reports}
-    stored = set(
-        (await conn.execute(select(EVENTS.c.dedup_key).where(EVENTS.c.dedup_key.in_(keys))))
-        .scalars()
-        .all()
-    )
-    fresh: list[Report] = []
-    results: list[Accepted] = []
+    """Store the events not stored yet; a client retry (same run, same payload) is
+    acknowledged as a duplicate. ON CONFLICT makes this hold when two replicas receive
+    the same retry at the same moment."""
+    first_of_key: dict[str, Report] = {}
     for report in reports:
-        duplicate = report.dedup_key in stored
-        stored.add(report.dedup_key)
-        if not duplicate:
-            fresh.append(report)
-        results.append(Accepted(report.run_id, duplicate))
+        first_of_key.setdefault(report.dedup_key, report)
+    insert_for = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+    statement = (
+        insert_for(EVENTS)
+        .on_conflict_do_nothing(index_elements=[EVENTS.c.dedup_key])
+        .returning(EVENTS.c.dedup_key)
+    )
+    rows = [_event_row(report) for report in first_of_key.values()]
+    inserted = set((await conn.execute(statement, rows)).scalars().all())
+    fresh = [report for key, report in first_of_key.items() if key in inserted]
+    results = [
+        Accepted(
+            report.run_id,
+            duplicate=first_of_key[report.dedup_key] is not report
+            or report.dedup_key not in inserted,
+        )
+        for report in reports
+    ]
     return fresh, results
 
 
@@ -90,6 +86,8 @@ async def _merge_runs(conn: AsyncConnection, fresh: Sequence[Report]) -> list[Ru
     by_run: dict[str, list[Report]] = defaultdict(list)
     for report in fresh:
         by_run[report.run_id].append(report)
+    if conn.dialect.name == "postgresql":
+        await _lock_runs(conn, list(by_run))
     stored = await _load_runs(conn, list(by_run))
     changes = []
     for run_id, reports in by_run.items():
@@ -107,6 +105,23 @@ async def _merge_runs(conn: AsyncConnection, fresh: Sequence[Report]) -> list[Ru
     return changes
 
 
+async def _lock_runs(conn: AsyncConnection, run_ids: list[str]) -> None:
+    """Serialise merges of the same run across replicas sharing one PostgreSQL.
+
+    Two replicas may hold reports of one run at once; without this, both would fold
+    onto the same stored state and the second upsert would drop the first's report.
+    SQLite needs nothing: its single writer already serialises transactions. Locks are
+    taken in one global order (by key), so two batches cannot deadlock.
+    """
+    await conn.execute(
+        text(
+            "SELECT pg_advisory_xact_lock(k) FROM (SELECT DISTINCT hashtextextended(id, 0) AS k "
+            "FROM unnest(CAST(:ids AS text[])) AS id ORDER BY k) AS keys"
+        ),
+        {"ids": run_ids},
+    )
+
+
 async def _load_runs(conn: AsyncConnection, run_ids: list[str]) -> dict[str, RunState]:
     rows = await conn.execute(select(RUNS).where(RUNS.c.id.in_(run_ids)))
     return {row.id: dict(row._mapping) for row in rows}
@@ -121,8 +136,7 @@ async def _load_run_reports(conn: AsyncConnection, run_id: str) -> list[Report]:
 
 
 async def _upsert_runs(conn: AsyncConnection, runs: Sequence[RunState]) -> None:
-    dialect = conn.dialect.name
-    insert_for = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    insert_for = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
     statement = insert_for(RUNS)
     statement = statement.on_conflict_do_update(
         index_elements=[RUNS.c.id],
