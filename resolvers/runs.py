@@ -6,7 +6,10 @@ import strawberry
 from graphql import GraphQLError
 
 from resolvers.context import Context
+from resolvers.filters import to_storage_filter
+from schema.filters import RunFilter
 from schema.runs import PageInfo, Run, RunConnection, RunEdge
+from storage.analytics.filters import run_conditions
 from storage.run_queries import encode_cursor, get_run, list_runs
 
 MAX_PAGE = 500
@@ -22,13 +25,18 @@ class RunQuery:
 
     @strawberry.field(description=f"Runs, newest first; first is at most {MAX_PAGE}.")
     async def runs(
-        self, info: strawberry.Info[Context, None], first: int = 50, after: str | None = None
+        self,
+        info: strawberry.Info[Context, None],
+        filter: RunFilter | None = None,
+        first: int = 50,
+        after: str | None = None,
     ) -> RunConnection:
         if not 0 <= first <= MAX_PAGE:
             raise GraphQLError(f"first must be between 0 and {MAX_PAGE}, got {first}")
         context = info.context
+        where = run_conditions(to_storage_filter(filter), context.cutoff)
         try:
-            page = await list_runs(context.database.reader, first=first, after=after)
+            page = await list_runs(context.database.reader, first=first, after=after, where=where)
         except ValueError as exc:
             raise GraphQLError(f"after: {exc}") from exc
         edges = [

@@ -14,6 +14,7 @@ from strawberry.extensions import (
 )
 from strawberry.tools import merge_types
 
+from resolvers.analytics import AnalyticsQuery
 from resolvers.reports import ReportMutation
 from resolvers.runs import RunQuery
 from service.settings import Settings
@@ -26,7 +27,7 @@ def _is_unexpected(error: GraphQLError) -> bool:
 
 
 def build_schema(settings: Settings) -> strawberry.Schema:
-    query = merge_types("Query", (RunQuery,))
+    query = merge_types("Query", (RunQuery, AnalyticsQuery))
     mutation = merge_types("Mutation", (ReportMutation,))
     return strawberry.Schema(
         query=query,

@@ -43,6 +43,13 @@ class Settings(BaseSettings):
     ingest_batch_size: int = Field(
         default=256, ge=1, description="Most reports committed in one group-commit transaction."
     )
+    analytics_use_rollups: bool = Field(
+        default=True,
+        description=(
+            "Answer aggregates from rollups when the filter allows; off, every aggregate "
+            "reads the runs table (same numbers, slower; the tests compare the two)."
+        ),
+    )
     migrate_on_start: bool = Field(
         default=True, description="Apply pending database migrations when `serve` starts."
     )

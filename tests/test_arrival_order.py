@@ -167,7 +167,7 @@ def test_every_report_delivered_twice_gives_the_same_run(seed):
         assert deliver_in_batches(arrivals, rng) == expected, scenario.run_id
         assert writer.state["event_count"] == len(scenario.bodies)
         assert duplicates.count(True) == len(scenario.bodies)
-        first_seen = {}
+        first_seen: dict[str, Report] = {}
         for item, duplicate in zip(arrivals, duplicates, strict=True):
             assert duplicate == (item.dedup_key in first_seen)
             first_seen.setdefault(item.dedup_key, item)
@@ -489,6 +489,7 @@ def test_retried_terminal_is_stored_once():
     writer.deliver([report(event("installing", 0))])
     assert writer.deliver([terminal]) == [False]
     once = writer.state
+    assert once is not None
     assert [writer.deliver([retry])[0] for retry in retries] == [True, True, True]
     assert writer.state == once
     assert writer.state["event_count"] == 2
@@ -611,7 +612,7 @@ def actual_node(node: dict[str, Any]) -> dict[str, Any]:
 
 async def post(client, body: Body) -> dict[str, Any]:
     response = await client.post("/telemetry", data=orjson.dumps(body))
-    answer = await response.json()
+    answer: dict[str, Any] = await response.json()
     assert response.status == 202, answer
     return answer
 

@@ -8,6 +8,7 @@ through GraphQL.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -242,7 +243,7 @@ async def test_body_over_the_limit_is_refused_413(client, settings):
 async def test_chunked_body_over_the_limit_without_content_length_is_refused_413(client, settings):
     body = padded_body(settings.max_body_bytes + 64 * 1024)
 
-    async def chunks():
+    async def chunks() -> AsyncIterator[bytes]:
         for start in range(0, len(body), 8192):
             yield body[start : start + 8192]
 

@@ -295,9 +295,10 @@ def failed_lxc_install_with_trace(base: datetime) -> Scenario:
     rid = new_id()
     app = "immich"
     v2 = payload_v2(app_version="v1.132.3")
+    failure_site: Fields = {"failed_command": "apt-get install -y foo", "failed_line": 57}
     posts = (
-        post("/telemetry", rid, host_event(rid, "installing", nsapp=app, **v2), at=base),
-        post("/telemetry", rid, host_event(rid, "configuring", nsapp=app, **v2), at=base + sec(9)),
+        post("/telemetry", rid, host_event(rid, "installing", nsapp=app) | v2, at=base),
+        post("/telemetry", rid, host_event(rid, "configuring", nsapp=app) | v2, at=base + sec(9)),
         post(
             "/telemetry",
             rid,
@@ -309,10 +310,9 @@ def failed_lxc_install_with_trace(base: datetime) -> Scenario:
                 error=APT_TRACE,
                 error_category="dependency",
                 install_duration=312,
-                **v2,
-                failed_command="apt-get install -y foo",
-                failed_line=57,
-            ),
+            )
+            | v2
+            | failure_site,
         ),
     )
     expected = run_fields(
@@ -462,13 +462,13 @@ def retry_with_new_execution_id(base: datetime) -> Scenario:
 def vm_install(base: datetime) -> Scenario:
     rid = new_id()
     app = "debian-vm"
-    vm = {"type": "vm", "ct_type": 2, "disk_size": 32, "core_count": 4, "ram_size": 4096}
+    vm: Fields = {"type": "vm", "ct_type": 2, "disk_size": 32, "core_count": 4, "ram_size": 4096}
     posts = (
-        post("/telemetry", rid, host_event(rid, "installing", nsapp=app, **vm), at=base),
+        post("/telemetry", rid, host_event(rid, "installing", nsapp=app) | vm, at=base),
         post(
             "/telemetry",
             rid,
-            host_event(rid, "success", nsapp=app, **vm, install_duration=130),
+            host_event(rid, "success", nsapp=app, install_duration=130) | vm,
         ),
     )
     expected = run_fields(
@@ -921,7 +921,8 @@ async def fetch_run(client, run_id: str) -> dict[str, Any] | None:
     response = await client.post("/graphql", json={"query": RUN_QUERY, "variables": {"id": run_id}})
     body = await response.json()
     assert response.status == 200 and "errors" not in body, body
-    return body["data"]["run"]
+    run: dict[str, Any] | None = body["data"]["run"]
+    return run
 
 
 async def run_count(client) -> int:
@@ -961,7 +962,7 @@ def check_events(events: list[dict[str, Any]], sent: list[Sent]) -> list[datetim
     return times
 
 
-async def check_run(client, run_id: str, expected: ExpectedRun, sent: list[Sent]) -> dict:
+async def check_run(client, run_id: str, expected: ExpectedRun, sent: list[Sent]) -> dict[str, Any]:
     run = await fetch_run(client, run_id)
     assert run is not None, f"run {run_id} not found"
     events = run.pop("events")
@@ -983,9 +984,9 @@ async def check_run(client, run_id: str, expected: ExpectedRun, sent: list[Sent]
 
 async def check_scenarios(
     client, scenarios: Iterable[Scenario], done: Replay
-) -> dict[RunRef, dict]:
+) -> dict[RunRef, dict[str, Any]]:
     """Every expected run field by field, and no run beyond them."""
-    runs = {}
+    runs: dict[RunRef, dict[str, Any]] = {}
     expected_count = 0
     for scenario in scenarios:
         for ref, expected in scenario.runs.items():
@@ -995,7 +996,7 @@ async def check_scenarios(
     return runs
 
 
-async def replay_and_check(client, scenario: Scenario) -> dict[RunRef, dict]:
+async def replay_and_check(client, scenario: Scenario) -> dict[RunRef, dict[str, Any]]:
     done = Replay()
     await replay(client, scenario, done)
     return await check_scenarios(client, [scenario], done)
@@ -1046,7 +1047,9 @@ async def test_occurredaccept_epoch_and_iso_and_clamp_the_future(client):
     by_status = {e["status"]: e for e in run["events"] if e["status"] != "configuring"}
     future_ping = run["events"][-1]
     assert future_ping["clientTimestamp"] is not None
-    assert moment(future_ping["clientTimestamp"]) > datetime.now(UTC) + timedelta(hours=23)
+    assert datetime.fromisoformat(future_ping["clientTimestamp"]) > datetime.now(UTC) + timedelta(
+        hours=23
+    )
     assert future_ping["occurredAt"] == future_ping["receivedAt"]
     assert moment(by_status["validation"]["occurredAt"]) == base + sec(5)  # sent as +02:00
     assert run["startedAt"] == base

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
@@ -22,7 +22,7 @@ from tests.utils.bad_input import (
     run_count,
 )
 
-LIMIT = Settings.model_fields["max_body_bytes"].default  # the settings fixture keeps it
+LIMIT: int = Settings.model_fields["max_body_bytes"].default  # the settings fixture keeps it
 
 # HTTP status of each error code the shim answers with.
 STATUS_OF_CODE = {
@@ -53,8 +53,9 @@ def test_error_body_has_exactly_code_message_and_field():
 def test_error_body_field_defaults_to_null():
     body = error_body("malformed_json", "empty body")
     assert set(body) == {"error"}
-    assert set(body["error"]) == {"code", "message", "field"}
-    assert body["error"]["field"] is None
+    error = cast("dict[str, object]", body["error"])  # error_body builds this dict
+    assert set(error) == {"code", "message", "field"}
+    assert error["field"] is None
 
 
 def test_error_response_is_json_carrying_the_error_body_and_headers():

@@ -13,7 +13,7 @@ from __future__ import annotations
 from bisect import bisect_right
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -104,7 +104,7 @@ def _dimension_cube(dimension: Dimension) -> Cube:
 
 def pick_cube(query: CountQuery) -> Cube | None:
     """The narrowest rollup that answers the query exactly, if any does."""
-    if not query.edges_on("h"):
+    if not query.edges_on("h") or query.run_filter.os_versions:
         return None
     needed = (set(query.group_by) | query.run_filter.dimensions) - {
         Dimension.KIND,
@@ -131,9 +131,7 @@ async def count_runs(
     if query.failed_only:
         if run_filter.outcomes and "FAILED" not in run_filter.outcomes:
             return []
-        run_filter = RunFilter(
-            run_filter.since, run_filter.until, run_filter.values, frozenset({"FAILED"})
-        )
+        run_filter = replace(run_filter, outcomes=frozenset({"FAILED"}))
     if cube is None:
         spans = [Span(run_filter.since, run_filter.until)]
         await _add_run_counts(conn, query, run_filter, spans, cutoff, totals)
@@ -282,7 +280,7 @@ async def _correct_open_runs(
     if run_filter.outcomes and not run_filter.outcomes & {"UNFINISHED", "IN_PROGRESS"}:
         return
     keys = [DIMENSIONS[d].sql() for d in _plain_dimensions(query)]
-    plain_filter = RunFilter(rolled.start, rolled.end, run_filter.values)
+    plain_filter = replace(run_filter, since=rolled.start, until=rolled.end, outcomes=frozenset())
     statement = select(*keys, RUNS.c.started_at, RUNS.c.event_count).where(
         RUNS.c.outcome == "IN_PROGRESS",
         RUNS.c.last_seen_at >= literal(cutoff, UTCDateTime()),

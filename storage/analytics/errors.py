@@ -94,7 +94,8 @@ def _new_bucket(by: ErrorGrouping, value: str | None, app: str | None) -> ErrorB
 async def _sample_error(
     conn: AsyncConnection, run_filter: RunFilter, bucket: ErrorBucket, cutoff: datetime
 ) -> str | None:
-    """First line of the error of the bucket's latest run that has one."""
+    """First line (up to the first newline, ≤ 300 characters) of the error of the
+    bucket's latest run that has one."""
     conditions = [
         *run_conditions(run_filter, cutoff),
         RUNS.c.outcome == "FAILED",
@@ -110,6 +111,4 @@ async def _sample_error(
         .limit(1)
     )
     error = (await conn.execute(statement)).scalar_one_or_none()
-    if error is None:
-        return None
-    return str(error).strip().splitlines()[0][:SAMPLE_CHARS] if error.strip() else None
+    return None if error is None else str(error).split("\n", 1)[0][:SAMPLE_CHARS]

@@ -25,6 +25,19 @@ class RunFilter:
     until: datetime | None = None
     values: dict[Dimension, frozenset[str]] = field(default_factory=dict)
     outcomes: frozenset[str] = frozenset()
+    # The OS version alone ("12"); no rollup holds it, so it always reads the runs table.
+    os_versions: frozenset[str] = frozenset()
+
+    def cache_key(self) -> tuple[object, ...]:
+        """Hashable identity, for per-request memoisation."""
+        values = tuple(sorted((d.value, tuple(sorted(v))) for d, v in self.values.items()))
+        return (
+            self.since,
+            self.until,
+            values,
+            tuple(sorted(self.outcomes)),
+            tuple(sorted(self.os_versions)),
+        )
 
     @property
     def dimensions(self) -> set[Dimension]:
@@ -70,6 +83,8 @@ def run_conditions(run_filter: RunFilter, cutoff: datetime) -> list[ColumnElemen
     conditions = time_conditions(run_filter.since, run_filter.until)
     for dimension, accepted in run_filter.values.items():
         conditions.append(DIMENSIONS[dimension].sql().in_(sorted(accepted)))
+    if run_filter.os_versions:
+        conditions.append(RUNS.c.os_version.in_(sorted(run_filter.os_versions)))
     if run_filter.outcomes:
         conditions.append(effective_outcome(cutoff).in_(sorted(run_filter.outcomes)))
     return conditions

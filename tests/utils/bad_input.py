@@ -11,6 +11,9 @@ from typing import Any
 
 from aiohttp import ClientResponse
 from aiohttp.test_utils import TestClient
+from aiohttp.web import Application, Request
+
+AppClient = TestClient[Request, Application]
 
 # Every REST ingest endpoint and the 2xx it answers for a stored report.
 SUCCESS_STATUS: dict[str, int] = {
@@ -57,7 +60,7 @@ def report_body(path: str, *, drop: tuple[str, ...] = (), **changes: Any) -> byt
 
 
 async def post_raw(
-    client: TestClient, path: str, body: Any, content_type: str | None = "application/json"
+    client: AppClient, path: str, body: Any, content_type: str | None = "application/json"
 ) -> ClientResponse:
     """POST exactly ``body``; ``content_type=None`` sends no Content-Type header at all."""
     if content_type is None:
@@ -79,7 +82,7 @@ async def error_of(response: ClientResponse) -> dict[str, Any]:
 
 
 async def graphql(
-    client: TestClient, query: str, variables: dict[str, Any] | None = None
+    client: AppClient, query: str, variables: dict[str, Any] | None = None
 ) -> tuple[int, dict[str, Any]]:
     """HTTP status and JSON payload of one GraphQL POST."""
     response = await client.post("/graphql", json={"query": query, "variables": variables or {}})
@@ -87,7 +90,7 @@ async def graphql(
 
 
 async def graphql_data(
-    client: TestClient, query: str, variables: dict[str, Any] | None = None
+    client: AppClient, query: str, variables: dict[str, Any] | None = None
 ) -> dict[str, Any]:
     """``data`` of a GraphQL request that must succeed."""
     status, payload = await graphql(client, query, variables)
@@ -97,7 +100,7 @@ async def graphql_data(
     return data
 
 
-async def run_count(client: TestClient) -> int:
+async def run_count(client: AppClient) -> int:
     """How many runs the store holds, read through GraphQL."""
     data = await graphql_data(client, "{ runs(first: 0) { totalCount } }")
     count = data["runs"]["totalCount"]
@@ -116,7 +119,7 @@ query ($id: ID!) {
 """
 
 
-async def read_run(client: TestClient, run_id: str) -> dict[str, Any] | None:
+async def read_run(client: AppClient, run_id: str) -> dict[str, Any] | None:
     """The run as GraphQL shows it, or None when it is not stored."""
     data = await graphql_data(client, RUN_QUERY, {"id": run_id})
     run: dict[str, Any] | None = data["run"]

@@ -13,7 +13,7 @@ Builders return ordered field dicts so a test can override any field in place
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 
@@ -64,7 +64,7 @@ def iso_utc(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def iso_offset(hours: int):
+def iso_offset(hours: int) -> Callable[[datetime], str]:
     """ISO 8601 in a local zone with its offset, as ``date --iso-8601=seconds`` prints it."""
 
     def stamp(moment: datetime) -> str:
@@ -146,9 +146,12 @@ def container_ping(
 
 def payload_v2(**fields: Value) -> Fields:
     """The members payload v2 adds (``gpu_passthrough`` becomes yes/no there)."""
-    return {"payload_version": 2, "kernel_version": "6.8.12-4-pve", "gpu_passthrough": "no"} | (
-        fields
-    )
+    added: Fields = {
+        "payload_version": 2,
+        "kernel_version": "6.8.12-4-pve",
+        "gpu_passthrough": "no",
+    }
+    return added | fields
 
 
 # --- previous client (2025 – Feb 2026): POST /upload, POST /upload/updatestatus -------
@@ -183,9 +186,11 @@ def upload_status(random_id: str, status: str, error: Value) -> Fields:
 
 def seed_install(ctid: int, status: str, app: str, **fields: Value) -> Fields:
     """``post_to_api CTID STATUS APP_NAME`` (plus any install fields)."""
-    return {"ctid": ctid, "status": status, "app": app} | fields
+    head: Fields = {"ctid": ctid, "status": status, "app": app}
+    return head | fields
 
 
 def seed_update(ctid: int, app: str, version: str, **fields: Value) -> Fields:
     """``post_update_to_api CTID APP_NAME VERSION`` (status and/or exit code as fields)."""
-    return {"ctid": ctid, "app": app, "version": version} | fields
+    head: Fields = {"ctid": ctid, "app": app, "version": version}
+    return head | fields

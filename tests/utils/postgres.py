@@ -5,12 +5,28 @@ from __future__ import annotations
 import asyncio
 import os
 import uuid
+from collections.abc import Coroutine
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
 
 import asyncpg
 from sqlalchemy.engine import make_url
 
 from storage.engine import open_database
 from storage.migrate import upgrade_to_head
+
+T = TypeVar("T")
+
+
+def _run(coroutine: Coroutine[Any, Any, T]) -> T:
+    """Run to completion, also when called from inside a running event loop (module-scoped
+    async fixtures ask for databases from within theirs)."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coroutine)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
 
 
 class PostgresDatabases:
@@ -24,7 +40,7 @@ class PostgresDatabases:
     def check(self) -> str | None:
         """None when the server answers, else why not."""
         try:
-            asyncio.run(self._execute("SELECT 1"))
+            _run(self._execute("SELECT 1"))
         except (OSError, asyncpg.PostgresError) as exc:
             return f"{type(exc).__name__}: {exc}"
         return None
@@ -34,7 +50,7 @@ class PostgresDatabases:
         if not self._template_ready:
             self._create_template()
         name = f"{self._prefix}_{len(self._created)}"
-        asyncio.run(self._execute(f'CREATE DATABASE "{name}" TEMPLATE "{self._template}"'))
+        _run(self._execute(f'CREATE DATABASE "{name}" TEMPLATE "{self._template}"'))
         self._created.append(name)
         return self.url_for(name)
 
@@ -44,10 +60,10 @@ class PostgresDatabases:
 
     def drop_all(self) -> None:
         for name in [*self._created, self._template]:
-            asyncio.run(self._execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            _run(self._execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
     def _create_template(self) -> None:
-        asyncio.run(self._execute(f'CREATE DATABASE "{self._template}"'))
+        _run(self._execute(f'CREATE DATABASE "{self._template}"'))
 
         async def migrate() -> None:
             database = open_database(self.url_for(self._template))
@@ -56,7 +72,7 @@ class PostgresDatabases:
             finally:
                 await database.dispose()
 
-        asyncio.run(migrate())
+        _run(migrate())
         self._template_ready = True
 
     async def _execute(self, sql: str) -> None:

@@ -1,0 +1,153 @@
+"""Summary and AppStats, each able to compare itself with a previous window."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import strawberry
+
+from schema.analytics import ComparePeriod, Rate, SummaryDelta, TimeWindow, rate_delta, to_rate
+from storage.analytics.filters import RunFilter as StorageFilter
+from storage.analytics.outcomes import OutcomeCounts
+
+if TYPE_CHECKING:
+    from resolvers.context import Context
+
+
+@strawberry.type(description="Runs by outcome and the success rate, over the filter.")
+class Summary:
+    runs: int
+    events: int = strawberry.field(description="Stored reports of these runs (events).")
+    success: int
+    failed: int
+    aborted: int
+    unknown: int
+    unfinished: int
+    in_progress: int
+    success_rate: Rate = strawberry.field(
+        description="success / (success + failed); aborted, unknown and open runs are "
+        "reported beside it, never in it."
+    )
+    failure_rate: Rate = strawberry.field(description="failed / (success + failed).")
+    counts: strawberry.Private[OutcomeCounts]
+    run_filter: strawberry.Private[StorageFilter]
+
+    @classmethod
+    def of(cls, counts: OutcomeCounts, run_filter: StorageFilter) -> Summary:
+        return cls(
+            runs=counts.runs,
+            events=counts.events,
+            success=counts.success,
+            failed=counts.failed,
+            aborted=counts.aborted,
+            unknown=counts.unknown,
+            unfinished=counts.unfinished,
+            in_progress=counts.in_progress,
+            success_rate=to_rate(counts.success_rate),
+            failure_rate=to_rate(counts.failure_rate),
+            counts=counts,
+            run_filter=run_filter,
+        )
+
+    @strawberry.field(description="The same numbers for the previous window, and the deltas.")
+    async def compare(
+        self, info: strawberry.Info[Context, None], previous: ComparePeriod
+    ) -> SummaryComparison:
+        from resolvers.compare import previous_summary
+
+        window, counts = await previous_summary(info.context, self.run_filter, previous)
+        return SummaryComparison(
+            window=window,
+            previous=Summary.of(counts, self.run_filter.with_range(window.since, window.until)),
+            delta=summary_delta(self.counts, counts),
+        )
+
+
+def summary_delta(current: OutcomeCounts, previous: OutcomeCounts) -> SummaryDelta:
+    return SummaryDelta(
+        runs=current.runs - previous.runs,
+        events=current.events - previous.events,
+        success=current.success - previous.success,
+        failed=current.failed - previous.failed,
+        aborted=current.aborted - previous.aborted,
+        unknown=current.unknown - previous.unknown,
+        unfinished=current.unfinished - previous.unfinished,
+        in_progress=current.in_progress - previous.in_progress,
+        success_rate=rate_delta(current.success_rate, previous.success_rate),
+        failure_rate=rate_delta(current.failure_rate, previous.failure_rate),
+    )
+
+
+@strawberry.type
+class SummaryComparison:
+    window: TimeWindow = strawberry.field(description="The previous window [since, until).")
+    previous: Summary
+    delta: SummaryDelta
+
+
+@strawberry.type(description="One app's runs by outcome, rates and durations.")
+class AppStats:
+    app: str
+    runs: int
+    events: int
+    success: int
+    failed: int
+    aborted: int
+    unknown: int
+    unfinished: int
+    in_progress: int
+    success_rate: Rate = strawberry.field(description="success / (success + failed).")
+    failure_rate: Rate = strawberry.field(description="failed / (success + failed).")
+    counts: strawberry.Private[OutcomeCounts]
+    run_filter: strawberry.Private[StorageFilter]
+
+    @classmethod
+    def of(cls, app: str, counts: OutcomeCounts, run_filter: StorageFilter) -> AppStats:
+        summary = Summary.of(counts, run_filter)
+        return cls(
+            app=app,
+            runs=summary.runs,
+            events=summary.events,
+            success=summary.success,
+            failed=summary.failed,
+            aborted=summary.aborted,
+            unknown=summary.unknown,
+            unfinished=summary.unfinished,
+            in_progress=summary.in_progress,
+            success_rate=summary.success_rate,
+            failure_rate=summary.failure_rate,
+            counts=counts,
+            run_filter=run_filter,
+        )
+
+    @strawberry.field(
+        description="Nearest-rank median of durationSeconds over successful runs with one."
+    )
+    async def duration_p50(self, info: strawberry.Info[Context, None]) -> int | None:
+        return (await info.context.app_durations(self.run_filter)).get(self.app, {}).get(50)
+
+    @strawberry.field(description="Nearest-rank 95th percentile, as durationP50.")
+    async def duration_p95(self, info: strawberry.Info[Context, None]) -> int | None:
+        return (await info.context.app_durations(self.run_filter)).get(self.app, {}).get(95)
+
+    @strawberry.field(description="This app's numbers for the previous window, and the deltas.")
+    async def compare(
+        self, info: strawberry.Info[Context, None], previous: ComparePeriod
+    ) -> AppStatsComparison:
+        from resolvers.compare import previous_app_counts
+
+        window, by_app = await previous_app_counts(info.context, self.run_filter, previous)
+        counts = by_app.get(self.app, OutcomeCounts())
+        earlier = self.run_filter.with_range(window.since, window.until)
+        return AppStatsComparison(
+            window=window,
+            previous=AppStats.of(self.app, counts, earlier),
+            delta=summary_delta(self.counts, counts),
+        )
+
+
+@strawberry.type
+class AppStatsComparison:
+    window: TimeWindow
+    previous: AppStats
+    delta: SummaryDelta
