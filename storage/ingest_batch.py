@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select, text
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ingest.merge import RunChange, RunState, fold, fold_all
 from ingest.report import Report, build_report
 from storage.rollups import apply_rollup_changes
+from storage.statements import insert_new, upsert_replacing
 from storage.tables import EVENTS, RUN_COLUMNS, RUNS
 
 
@@ -34,7 +35,49 @@ async def apply_reports(
     changes = await _merge_runs(conn, fresh)
     await _upsert_runs(conn, [change.after for change in changes])
     await apply_rollup_changes(conn, changes)
+    if conn.dialect.name == "postgresql":
+        await _notify_changed_runs(conn, [change.after["id"] for change in changes])
     return results, changes
+
+
+# Live updates across replicas (live/pg_listener.py): every process LISTENs here.
+RUNS_CHANNEL = "installstats_runs"
+# PostgreSQL refuses NOTIFY payloads of 8000 bytes or more; stay well below.
+NOTIFY_PAYLOAD_BYTES = 7500
+
+
+async def _notify_changed_runs(conn: AsyncConnection, run_ids: Sequence[str]) -> None:
+    """Tell every replica which runs this transaction changed.
+
+    A NOTIFY sent inside a transaction is delivered only when it commits, and never if
+    it rolls back: listeners hear exactly of committed changes, after the commit. Ids
+    go as JSON lists, chunked so that each payload stays under NOTIFY_PAYLOAD_BYTES.
+    """
+    await conn.execute(
+        text(
+            "SELECT pg_notify(:channel, payload) FROM unnest(CAST(:payloads AS text[])) AS payload"
+        ),
+        {"channel": RUNS_CHANNEL, "payloads": notify_payloads(run_ids)},
+    )
+
+
+def notify_payloads(run_ids: Sequence[str], limit: int = NOTIFY_PAYLOAD_BYTES) -> list[str]:
+    """``run_ids`` as JSON lists of at most ``limit`` bytes each (an id is at most 160
+    characters, so one always fits)."""
+    payloads: list[str] = []
+    chunk: list[str] = []
+    size = 2  # the brackets
+    for run_id in run_ids:
+        item = len(json.dumps(run_id).encode()) + (1 if chunk else 0)  # the comma
+        if chunk and size + item > limit:
+            payloads.append(json.dumps(chunk, separators=(",", ":")))
+            chunk, size = [], 2
+            item -= 1
+        chunk.append(run_id)
+        size += item
+    if chunk:
+        payloads.append(json.dumps(chunk, separators=(",", ":")))
+    return payloads
 
 
 async def _insert_new_events(
@@ -46,12 +89,7 @@ async def _insert_new_events(
     first_of_key: dict[str, Report] = {}
     for report in reports:
         first_of_key.setdefault(report.dedup_key, report)
-    insert_for = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
-    statement = (
-        insert_for(EVENTS)
-        .on_conflict_do_nothing(index_elements=[EVENTS.c.dedup_key])
-        .returning(EVENTS.c.dedup_key)
-    )
+    statement = insert_new(conn.dialect.name, EVENTS, "dedup_key", "dedup_key")
     rows = [_event_row(report) for report in first_of_key.values()]
     inserted = set((await conn.execute(statement, rows)).scalars().all())
     fresh = [report for key, report in first_of_key.items() if key in inserted]
@@ -136,10 +174,5 @@ async def _load_run_reports(conn: AsyncConnection, run_id: str) -> list[Report]:
 
 
 async def _upsert_runs(conn: AsyncConnection, runs: Sequence[RunState]) -> None:
-    insert_for = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
-    statement = insert_for(RUNS)
-    statement = statement.on_conflict_do_update(
-        index_elements=[RUNS.c.id],
-        set_={name: statement.excluded[name] for name in RUN_COLUMNS if name != "id"},
-    )
+    statement = upsert_replacing(conn.dialect.name, RUNS, "id")
     await conn.execute(statement, [{name: run[name] for name in RUN_COLUMNS} for run in runs])

@@ -14,12 +14,12 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Table
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ingest.merge import RunChange
 from storage.dimensions import DIMENSIONS, ROLLED_UP_DIMENSIONS, RunState
 from storage.rollup_tables import ROLLUP_APP, ROLLUP_DIMENSION, ROLLUP_ERROR, ROLLUP_TOTAL
+from storage.statements import upsert_adding
 
 MISSING_TEXT = ""
 MISSING_CODE = -1
@@ -27,6 +27,7 @@ GRAINS = ("h", "d")
 
 Key = tuple[Any, ...]
 Deltas = dict[Table, dict[Key, list[int]]]
+Contribution = tuple[Table, Key, tuple[int, ...]]
 
 
 def grain_start(moment: datetime, grain: str) -> datetime:
@@ -35,35 +36,56 @@ def grain_start(moment: datetime, grain: str) -> datetime:
     return moment.replace(hour=0, minute=0, second=0, microsecond=0)
 
 
-def _contributions(run: RunState) -> Iterable[tuple[Table, Key, list[int]]]:
+def _dimension_key(run: RunState) -> tuple[Any, ...]:
+    """What decides the run's per-dimension rollup rows (they count runs, not events)."""
+    return (
+        run["kind"],
+        run["outcome"],
+        run["started_at"],
+        *(DIMENSIONS[dimension].key(run) for dimension in ROLLED_UP_DIMENSIONS),
+    )
+
+
+def _error_key(run: RunState) -> tuple[Any, ...] | None:
+    if run["outcome"] != "FAILED":
+        return None
+    return (run["kind"], run["app"], run["exit_code"], run["error_category"], run["started_at"])
+
+
+def _contributions(run: RunState, dimensions: bool, errors: bool) -> Iterable[Contribution]:
     """Each rollup row the run counts in, with its measures (runs[, events])."""
     kind, outcome = run["kind"], run["outcome"]
     app = run["app"] or MISSING_TEXT
     events = run["event_count"]
-    dimension_values = [
-        (dimension.value, DIMENSIONS[dimension].key(run) or MISSING_TEXT)
-        for dimension in ROLLED_UP_DIMENSIONS
-    ]
     for grain in GRAINS:
         bucket = grain_start(run["started_at"], grain)
-        yield ROLLUP_TOTAL, (grain, bucket, kind, outcome), [1, events]
-        yield ROLLUP_APP, (grain, bucket, kind, app, outcome), [1, events]
-        if outcome == "FAILED":
+        yield ROLLUP_TOTAL, (grain, bucket, kind, outcome), (1, events)
+        yield ROLLUP_APP, (grain, bucket, kind, app, outcome), (1, events)
+        if errors and outcome == "FAILED":
             code = MISSING_CODE if run["exit_code"] is None else run["exit_code"]
             category = run["error_category"] or MISSING_TEXT
-            yield ROLLUP_ERROR, (grain, bucket, kind, app, code, category), [1]
-        for name, value in dimension_values:
-            yield ROLLUP_DIMENSION, (name, grain, bucket, kind, outcome, value), [1]
+            yield ROLLUP_ERROR, (grain, bucket, kind, app, code, category), (1,)
+        if dimensions:
+            for dimension in ROLLED_UP_DIMENSIONS:
+                value = DIMENSIONS[dimension].key(run) or MISSING_TEXT
+                yield ROLLUP_DIMENSION, (dimension.value, grain, bucket, kind, outcome, value), (1,)
 
 
 def rollup_deltas(changes: Sequence[RunChange]) -> Deltas:
+    """Net change of every rollup row. Rows a change cannot move are skipped: a progress
+    ping changes a run's event count, not its per-dimension or error rows."""
     deltas: Deltas = defaultdict(dict)
     for change in changes:
-        for sign, run in ((-1, change.before), (1, change.after)):
+        before, after = change.before, change.after
+        dimensions = before is None or _dimension_key(before) != _dimension_key(after)
+        errors = before is None or _error_key(before) != _error_key(after)
+        for sign, run in ((-1, before), (1, after)):
             if run is None:
                 continue
-            for table, key, measures in _contributions(run):
-                row = deltas[table].setdefault(key, [0] * len(measures))
+            for table, key, measures in _contributions(run, dimensions, errors):
+                row = deltas[table].get(key)
+                if row is None:
+                    row = deltas[table][key] = [0] * len(measures)
                 for index, measure in enumerate(measures):
                     row[index] += sign * measure
     return deltas
@@ -72,28 +94,16 @@ def rollup_deltas(changes: Sequence[RunChange]) -> Deltas:
 async def apply_rollup_changes(conn: AsyncConnection, changes: Sequence[RunChange]) -> None:
     """The ingest hook: move every changed run's counts in the same transaction."""
     for table, rows in rollup_deltas(changes).items():
+        keys, measures = _KEYS[table], _MEASURES[table]
         params = [
-            _row_params(table, key, measures) for key, measures in rows.items() if any(measures)
+            dict(zip(keys, key, strict=True)) | dict(zip(measures, values, strict=True))
+            for key, values in rows.items()
+            if any(values)
         ]
         if params:
-            await conn.execute(_upsert(conn, table), params)
+            await conn.execute(upsert_adding(conn.dialect.name, table, measures), params)
 
 
-def _measure_names(table: Table) -> list[str]:
-    return [name for name in ("runs", "events") if name in table.c]
-
-
-def _row_params(table: Table, key: Key, measures: list[int]) -> dict[str, Any]:
-    key_names = [column.name for column in table.primary_key.columns]
-    return dict(zip(key_names, key, strict=True)) | dict(
-        zip(_measure_names(table), measures, strict=True)
-    )
-
-
-def _upsert(conn: AsyncConnection, table: Table) -> Any:
-    insert_for = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
-    statement = insert_for(table)
-    return statement.on_conflict_do_update(
-        index_elements=list(table.primary_key.columns),
-        set_={name: table.c[name] + statement.excluded[name] for name in _measure_names(table)},
-    )
+_TABLES = (ROLLUP_TOTAL, ROLLUP_APP, ROLLUP_ERROR, ROLLUP_DIMENSION)
+_KEYS = {table: tuple(column.name for column in table.primary_key.columns) for table in _TABLES}
+_MEASURES = {table: tuple(n for n in ("runs", "events") if n in table.c) for table in _TABLES}
