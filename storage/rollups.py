@@ -36,14 +36,8 @@ def grain_start(moment: datetime, grain: str) -> datetime:
     return moment.replace(hour=0, minute=0, second=0, microsecond=0)
 
 
-def _dimension_key(run: RunState) -> tuple[Any, ...]:
-    """What decides the run's per-dimension rollup rows (they count runs, not events)."""
-    return (
-        run["kind"],
-        run["outcome"],
-        run["started_at"],
-        *(DIMENSIONS[dimension].key(run) for dimension in ROLLED_UP_DIMENSIONS),
-    )
+def _dimension_values(run: RunState) -> tuple[str, ...]:
+    return tuple(DIMENSIONS[d].key(run) or MISSING_TEXT for d in ROLLED_UP_DIMENSIONS)
 
 
 def _error_key(run: RunState) -> tuple[Any, ...] | None:
@@ -52,7 +46,9 @@ def _error_key(run: RunState) -> tuple[Any, ...] | None:
     return (run["kind"], run["app"], run["exit_code"], run["error_category"], run["started_at"])
 
 
-def _contributions(run: RunState, dimensions: bool, errors: bool) -> Iterable[Contribution]:
+def _contributions(
+    run: RunState, dimension_values: tuple[str, ...] | None, errors: bool
+) -> Iterable[Contribution]:
     """Each rollup row the run counts in, with its measures (runs[, events])."""
     kind, outcome = run["kind"], run["outcome"]
     app = run["app"] or MISSING_TEXT
@@ -65,10 +61,9 @@ def _contributions(run: RunState, dimensions: bool, errors: bool) -> Iterable[Co
             code = MISSING_CODE if run["exit_code"] is None else run["exit_code"]
             category = run["error_category"] or MISSING_TEXT
             yield ROLLUP_ERROR, (grain, bucket, kind, app, code, category), (1,)
-        if dimensions:
-            for dimension in ROLLED_UP_DIMENSIONS:
-                value = DIMENSIONS[dimension].key(run) or MISSING_TEXT
-                yield ROLLUP_DIMENSION, (dimension.value, grain, bucket, kind, outcome, value), (1,)
+        if dimension_values is not None:
+            for name, value in zip(_DIMENSION_NAMES, dimension_values, strict=True):
+                yield ROLLUP_DIMENSION, (name, grain, bucket, kind, outcome, value), (1,)
 
 
 def rollup_deltas(changes: Sequence[RunChange]) -> Deltas:
@@ -77,12 +72,21 @@ def rollup_deltas(changes: Sequence[RunChange]) -> Deltas:
     deltas: Deltas = defaultdict(dict)
     for change in changes:
         before, after = change.before, change.after
-        dimensions = before is None or _dimension_key(before) != _dimension_key(after)
+        after_values = _dimension_values(after)
+        before_values = None if before is None else _dimension_values(before)
+        dimensions_move = before is None or (
+            before_values != after_values
+            or before["outcome"] != after["outcome"]
+            or before["kind"] != after["kind"]
+            or before["started_at"] != after["started_at"]
+        )
         errors = before is None or _error_key(before) != _error_key(after)
-        for sign, run in ((-1, before), (1, after)):
+        for sign, run, values in ((-1, before, before_values), (1, after, after_values)):
             if run is None:
                 continue
-            for table, key, measures in _contributions(run, dimensions, errors):
+            for table, key, measures in _contributions(
+                run, values if dimensions_move else None, errors
+            ):
                 row = deltas[table].get(key)
                 if row is None:
                     row = deltas[table][key] = [0] * len(measures)
@@ -104,6 +108,7 @@ async def apply_rollup_changes(conn: AsyncConnection, changes: Sequence[RunChang
             await conn.execute(upsert_adding(conn.dialect.name, table, measures), params)
 
 
+_DIMENSION_NAMES = tuple(dimension.value for dimension in ROLLED_UP_DIMENSIONS)
 _TABLES = (ROLLUP_TOTAL, ROLLUP_APP, ROLLUP_ERROR, ROLLUP_DIMENSION)
 _KEYS = {table: tuple(column.name for column in table.primary_key.columns) for table in _TABLES}
 _MEASURES = {table: tuple(n for n in ("runs", "events") if n in table.c) for table in _TABLES}
