@@ -94,6 +94,9 @@ class Run(RunBase, table=True):
         Index("ix_runs_started_at", "started_at"),
         Index("ix_runs_app_started_at", "app", "started_at"),
         Index("ix_runs_outcome_last_seen_at", "outcome", "last_seen_at"),
+        # errorHistogram's sample error: the latest failed run of one code or category.
+        Index("ix_runs_outcome_exit_code_started_at", "outcome", "exit_code", "started_at"),
+        Index("ix_runs_outcome_category_started_at", "outcome", "error_category", "started_at"),
     )
 
 
