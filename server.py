@@ -10,12 +10,14 @@ from aiohttp import web
 from sqlalchemy import text
 from strawberry.aiohttp.views import GraphQLView
 
+from live.sockets import OpenWebSockets
+from live.wiring import start_live_updates
 from resolvers.context import Context
-from rest import ingest
+from rest import ingest, legacy_reads
 from schema.build import build_schema
 from service.jsonutil import json_response
-from service.keys import DATABASE, SETTINGS, WRITER
-from service.logs import configure_logging
+from service.keys import BROKER, DATABASE, SETTINGS, WEBSOCKETS, WRITER
+from service.logs import AccessLogger, configure_logging
 from service.metrics import INGEST_QUEUE, metrics_handler
 from service.settings import Settings
 from storage.engine import open_database
@@ -24,20 +26,29 @@ from storage.writer import IngestWriter
 
 log = structlog.get_logger(__name__)
 
-# Access lines without the peer address: no client IP is ever logged.
-ACCESS_LOG_FORMAT = '"%r" %s %b %Tfs'
-
 
 class InstallstatsGraphQLView(GraphQLView[Context, None]):
     async def get_context(self, request: web.Request, response: Any) -> Context:
         app = request.app
         return Context(
-            request=request, settings=app[SETTINGS], database=app[DATABASE], writer=app[WRITER]
+            request=request,
+            settings=app[SETTINGS],
+            database=app[DATABASE],
+            writer=app[WRITER],
+            broker=app[BROKER],
         )
+
+    async def create_websocket_response(
+        self, request: web.Request, subprotocol: str | None
+    ) -> web.WebSocketResponse:
+        socket = await super().create_websocket_response(request, subprotocol)
+        request.app[WEBSOCKETS].add(socket)  # closed first on shutdown (live/sockets.py)
+        return socket
 
 
 async def _storage(app: web.Application) -> AsyncIterator[None]:
-    """Open the store, migrate it, run the writer; on shutdown commit what is queued."""
+    """Open the store, migrate it, run the writer and live updates; on shutdown commit
+    what is queued, then end the subscriptions."""
     settings = app[SETTINGS]
     database = open_database(settings.database_url)
     if settings.migrate_on_start:
@@ -47,12 +58,22 @@ async def _storage(app: web.Application) -> AsyncIterator[None]:
     )
     app[DATABASE] = database
     app[WRITER] = writer
+    app[WEBSOCKETS] = OpenWebSockets()
     INGEST_QUEUE.set_function(lambda: writer.queued)
     writer.start()
+    live = await start_live_updates(settings, database, writer)
+    app[BROKER] = live.broker
     log.info("storage_ready", dialect=database.dialect)
     yield
-    await writer.close()
+    await writer.close()  # its last commits still reach the subscribers
+    await live.stop()
     await database.dispose()
+
+
+async def _close_websockets(app: web.Application) -> None:
+    """Before aiohttp waits for handlers: open live subscriptions would hold it."""
+    if WEBSOCKETS in app:
+        await app[WEBSOCKETS].close_all()
 
 
 async def healthz(request: web.Request) -> web.Response:
@@ -72,6 +93,7 @@ def create_app(settings: Settings) -> web.Application:
     app = web.Application(client_max_size=settings.max_body_bytes)
     app[SETTINGS] = settings
     app.cleanup_ctx.append(_storage)
+    app.on_shutdown.append(_close_websockets)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/metrics", metrics_handler)
@@ -80,6 +102,7 @@ def create_app(settings: Settings) -> web.Application:
     app.router.add_post("/upload/updatestatus", ingest.post_upload_status)
     app.router.add_post("/install", ingest.post_install)
     app.router.add_post("/update", ingest.post_update)
+    legacy_reads.add_routes(app.router)
     app.router.add_route("*", "/graphql", InstallstatsGraphQLView(schema=build_schema(settings)))
     return app
 
@@ -91,7 +114,7 @@ def main() -> None:
         create_app(settings),
         host=settings.host,
         port=settings.port,
-        access_log_format=ACCESS_LOG_FORMAT,
+        access_log_class=AccessLogger,
         print=None,
     )
 

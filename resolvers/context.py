@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 from aiohttp import web
 from strawberry.dataloader import DataLoader
 
+from live.broker import RunBroker
 from service.settings import Settings
 from storage.analytics.durations import duration_percentiles
 from storage.analytics.filters import RunFilter
@@ -28,6 +29,8 @@ class Context:
     settings: Settings
     database: Database
     writer: IngestWriter
+    # Live updates (runChanged); None where no server runs (schema-level tests).
+    broker: RunBroker | None = None
     now: datetime = field(default_factory=lambda: datetime.now(UTC))
     events_loader: DataLoader[str, list[dict[str, Any]]] = field(init=False)
     _memo: dict[tuple[object, ...], asyncio.Future[Any]] = field(init=False, default_factory=dict)

@@ -32,6 +32,11 @@ LISTS: dict[str, tuple[Dimension, bool]] = {
 def to_storage_filter(run_filter: RunFilter | None) -> StorageFilter:
     if run_filter is None:
         return StorageFilter()
+    for name in ("since", "until"):
+        moment = getattr(run_filter, name)
+        if moment is not None and moment.tzinfo is None:
+            # The filter compares instants; a time without a UTC offset names none.
+            raise GraphQLError(f"filter.{name}: give a UTC offset, e.g. 2025-01-01T00:00:00Z")
     if run_filter.since and run_filter.until and run_filter.since >= run_filter.until:
         raise GraphQLError("filter: since must be before until")
     values: dict[Dimension, frozenset[str]] = {}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import strawberry
 from graphql import GraphQLError
 from strawberry.extensions import (
+    AddValidationRules,
     MaskErrors,
     MaxAliasesLimiter,
     MaxTokensLimiter,
@@ -17,6 +18,7 @@ from strawberry.tools import merge_types
 from resolvers.analytics import AnalyticsQuery
 from resolvers.reports import ReportMutation
 from resolvers.runs import RunQuery
+from resolvers.subscriptions import RunSubscription
 from service.settings import Settings
 
 
@@ -29,13 +31,20 @@ def _is_unexpected(error: GraphQLError) -> bool:
 def build_schema(settings: Settings) -> strawberry.Schema:
     query = merge_types("Query", (RunQuery, AnalyticsQuery))
     mutation = merge_types("Mutation", (ReportMutation,))
+    subscription = merge_types("Subscription", (RunSubscription,))
+    # The limiters' rule classes are made once: built per request they would be new
+    # classes each time, and the validation cache (keyed by the rules) would never hit.
+    guard_rules = [
+        *QueryDepthLimiter(max_depth=settings.graphql_max_depth).validation_rules,
+        *MaxAliasesLimiter(max_alias_count=settings.graphql_max_aliases).validation_rules,
+    ]
     return strawberry.Schema(
         query=query,
         mutation=mutation,
+        subscription=subscription,
         extensions=[
             lambda: MaxTokensLimiter(max_token_count=settings.graphql_max_tokens),
-            lambda: QueryDepthLimiter(max_depth=settings.graphql_max_depth),
-            lambda: MaxAliasesLimiter(max_alias_count=settings.graphql_max_aliases),
+            lambda: AddValidationRules(guard_rules),
             ParserCache,
             ValidationCache,
             lambda: MaskErrors(should_mask_error=_is_unexpected),

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from live.broker import RunBroker
+from live.sockets import OpenWebSockets
 from service.settings import Settings
 from storage.engine import Database
 from storage.writer import IngestWriter
@@ -11,3 +13,5 @@ from storage.writer import IngestWriter
 SETTINGS = web.AppKey("settings", Settings)
 DATABASE = web.AppKey("database", Database)
 WRITER = web.AppKey("writer", IngestWriter)
+BROKER = web.AppKey("broker", RunBroker)
+WEBSOCKETS = web.AppKey("websockets", OpenWebSockets)
