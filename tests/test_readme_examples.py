@@ -9,11 +9,16 @@ from pathlib import Path
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
+from graphql import parse, validate
 
+from schema.build import build_schema
+from service.settings import Settings
 from tests.utils.reference_data import generate_dataset, load_dataset
 
 README = (Path(__file__).resolve().parent.parent / "README.md").read_text()
-EXAMPLES = re.findall(r"```graphql\n(.+?)\n```", README, re.S)
+BLOCKS = re.findall(r"```graphql\n(.+?)\n```", README, re.S)
+EXAMPLES = [block for block in BLOCKS if not block.startswith("subscription")]
+SUBSCRIPTIONS = [block for block in BLOCKS if block.startswith("subscription")]
 ROOT_FIELDS = (
     "runs", "run", "reportInstall", "summary", "appStats", "errorHistogram", "timeSeries",
     "distribution", "aggregate", "exitCodes",
@@ -21,8 +26,14 @@ ROOT_FIELDS = (
 
 
 def test_readme_has_an_example_for_every_root_field() -> None:
-    for field in ROOT_FIELDS:
-        assert any(re.search(rf"\b{field}\s*[({{]", example) for example in EXAMPLES), field
+    for field in (*ROOT_FIELDS, "runChanged"):
+        assert any(re.search(rf"\b{field}\s*[({{]", block) for block in BLOCKS), field
+
+
+def test_readme_subscription_examples_are_valid_against_the_schema() -> None:
+    schema = build_schema(Settings())
+    for block in SUBSCRIPTIONS:
+        assert validate(schema._schema, parse(block)) == [], block
 
 
 Client = TestClient[web.Request, web.Application]
