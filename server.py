@@ -50,7 +50,7 @@ async def _storage(app: web.Application) -> AsyncIterator[None]:
     """Open the store, migrate it, run the writer and live updates; on shutdown commit
     what is queued, then end the subscriptions."""
     settings = app[SETTINGS]
-    database = open_database(settings.database_url)
+    database = open_database(settings.database_url, sqlite_synchronous=settings.sqlite_synchronous)
     if settings.migrate_on_start:
         await upgrade_to_head(database.writer)
     writer = IngestWriter(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -22,6 +23,13 @@ class Settings(BaseSettings):
     )
     host: str = Field(default="127.0.0.1", description="Address the HTTP server binds to.")
     port: int = Field(default=8080, ge=0, le=65535, description="TCP port of the HTTP server.")
+    sqlite_synchronous: Literal["FULL", "NORMAL"] = Field(
+        default="FULL",
+        description=(
+            "SQLite durability: FULL syncs every group commit to disk before answering "
+            "(survives power loss); NORMAL survives a crash of the server process only."
+        ),
+    )
     max_body_bytes: int = Field(
         default=256 * 1024,
         ge=1024,

@@ -33,14 +33,19 @@ class Database:
             await self.reader.dispose()
 
 
-def open_database(url: str) -> Database:
+def open_database(url: str, *, sqlite_synchronous: str = "FULL") -> Database:
     if make_url(url).get_backend_name() == "sqlite":
-        return Database(writer=_sqlite_engine(url, writer=True), reader=_sqlite_engine(url))
+        return Database(
+            writer=_sqlite_engine(url, writer=True, synchronous=sqlite_synchronous),
+            reader=_sqlite_engine(url, synchronous=sqlite_synchronous),
+        )
     engine = create_async_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
     return Database(writer=engine, reader=engine)
 
 
-def _sqlite_engine(url: str, writer: bool = False) -> AsyncEngine:
+def _sqlite_engine(url: str, writer: bool = False, synchronous: str = "FULL") -> AsyncEngine:
+    if synchronous not in ("FULL", "NORMAL"):
+        raise ValueError(f"sqlite synchronous must be FULL or NORMAL, not {synchronous!r}")
     options: dict[str, Any] = {"connect_args": {"timeout": 30}}
     if writer:
         options |= {"pool_size": 1, "max_overflow": 0}
@@ -52,8 +57,10 @@ def _sqlite_engine(url: str, writer: bool = False) -> AsyncEngine:
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
-        # FULL: a commit is on disk before the client is answered (ack after commit).
-        cursor.execute("PRAGMA synchronous=FULL")
+        # FULL: each commit is on disk (fsync) before the client is answered; NORMAL: a
+        # commit survives a crash of this process but not of the machine (WAL is synced
+        # at checkpoints).
+        cursor.execute(f"PRAGMA synchronous={synchronous}")
         cursor.execute("PRAGMA busy_timeout=30000")
         cursor.close()
 
