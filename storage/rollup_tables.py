@@ -5,7 +5,7 @@ Each table is one narrow "cube" at two grains, UTC hours (``grain='h'``) and UTC
 hours at the edges, and the runs table only for the partial hours. Missing values are
 stored as '' (text) or -1 (exit code) because primary keys cannot hold NULL. Stored
 outcome IN_PROGRESS covers both IN_PROGRESS and UNFINISHED; the split is made at read
-time from the runs table.
+time from the runs table (rollup_dimension has no outcome at all).
 """
 
 from __future__ import annotations
@@ -59,7 +59,12 @@ class RollupError(SQLModel, table=True):
 
 
 class RollupDimension(SQLModel, table=True):
-    """Runs by the value of one dimension at a time: distributions and grouped series."""
+    """Runs by the value of one dimension at a time, whatever their outcome: distributions.
+
+    No outcome column on purpose: a run's row here moves only when the run is created
+    or its values change, not when it finishes, which keeps ingest cheap; questions
+    that need outcomes per value read the runs table.
+    """
 
     __tablename__ = "rollup_dimension"
 
@@ -67,7 +72,6 @@ class RollupDimension(SQLModel, table=True):
     grain: str = Field(primary_key=True, max_length=1)
     bucket_start: datetime = Field(primary_key=True, sa_type=UTCDateTime)
     kind: str = Field(primary_key=True, max_length=8)
-    outcome: str = Field(primary_key=True, max_length=16)
     value: str = Field(primary_key=True, max_length=200)
     runs: int = 0
 

@@ -63,12 +63,13 @@ def _contributions(
             yield ROLLUP_ERROR, (grain, bucket, kind, app, code, category), (1,)
         if dimension_values is not None:
             for name, value in zip(_DIMENSION_NAMES, dimension_values, strict=True):
-                yield ROLLUP_DIMENSION, (name, grain, bucket, kind, outcome, value), (1,)
+                yield ROLLUP_DIMENSION, (name, grain, bucket, kind, value), (1,)
 
 
 def rollup_deltas(changes: Sequence[RunChange]) -> Deltas:
     """Net change of every rollup row. Rows a change cannot move are skipped: a progress
-    ping changes a run's event count, not its per-dimension or error rows."""
+    ping or a finish changes a run's event count and outcome, not its per-dimension rows
+    (which have no outcome), and only a FAILED run has error rows."""
     deltas: Deltas = defaultdict(dict)
     for change in changes:
         before, after = change.before, change.after
@@ -76,7 +77,6 @@ def rollup_deltas(changes: Sequence[RunChange]) -> Deltas:
         before_values = None if before is None else _dimension_values(before)
         dimensions_move = before is None or (
             before_values != after_values
-            or before["outcome"] != after["outcome"]
             or before["kind"] != after["kind"]
             or before["started_at"] != after["started_at"]
         )

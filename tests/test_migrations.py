@@ -9,7 +9,7 @@ from sqlmodel import SQLModel
 
 from storage import rollup_tables, tables
 from storage.engine import open_database
-from storage.migrate import pending_revisions, upgrade_to_head
+from storage.migrate import pending_revisions, upgrade_to, upgrade_to_head
 
 MODELS = (tables, rollup_tables)  # importing them registers their tables in the metadata
 
@@ -37,5 +37,37 @@ async def test_migrating_twice_is_a_no_op(database_url: str) -> None:
         await upgrade_to_head(database.writer)
         await upgrade_to_head(database.writer)
         assert await pending_revisions(database.writer) == []
+    finally:
+        await database.dispose()
+
+
+async def test_dimension_rollup_migration_keeps_counts_summed_over_outcome(tmp_path) -> None:
+    """0004 drops the outcome from rollup_dimension; existing counts must survive."""
+    database = open_database(f"sqlite+aiosqlite:///{tmp_path / 'old.db'}")
+    try:
+        await upgrade_to(database.writer, "0003")
+        rows = [
+            ("OS_TYPE", "d", "2026-11-01 00:00:00.000000", "INSTALL", "SUCCESS", "debian", 5),
+            ("OS_TYPE", "d", "2026-11-01 00:00:00.000000", "INSTALL", "FAILED", "debian", 2),
+            ("OS_TYPE", "d", "2026-11-01 00:00:00.000000", "INSTALL", "FAILED", "alpine", 1),
+            ("OS_TYPE", "d", "2026-11-01 00:00:00.000000", "UPDATE", "SUCCESS", "debian", 4),
+            ("ARCH", "h", "2026-11-01 13:00:00.000000", "INSTALL", "IN_PROGRESS", "", 0),
+        ]
+        async with database.writer.begin() as conn:
+            await conn.exec_driver_sql(
+                "INSERT INTO rollup_dimension (dimension, grain, bucket_start, kind, outcome, "
+                "value, runs) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                rows,
+            )
+        await upgrade_to_head(database.writer)
+        async with database.reader.connect() as conn:
+            result = await conn.exec_driver_sql(
+                "SELECT dimension, kind, value, runs FROM rollup_dimension ORDER BY kind, value"
+            )
+            assert [tuple(row) for row in result] == [
+                ("OS_TYPE", "INSTALL", "alpine", 1),
+                ("OS_TYPE", "INSTALL", "debian", 7),
+                ("OS_TYPE", "UPDATE", "debian", 4),
+            ]
     finally:
         await database.dispose()

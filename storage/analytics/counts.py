@@ -29,6 +29,7 @@ from storage.rollups import MISSING_CODE, MISSING_TEXT
 from storage.tables import RUNS
 from storage.types import UTCDateTime
 
+ANY_OUTCOME = "ANY"
 Keys = tuple[str | None, ...]
 Totals = dict[tuple[Keys, str, int | None], list[int]]
 
@@ -42,6 +43,8 @@ class CountQuery:
     bucket_edges: tuple[datetime, ...] | None = None
     events: bool = False
     failed_only: bool = False
+    # False when the caller only sums runs: rows may then come unsplit (outcome ANY).
+    by_outcome: bool = True
 
     @property
     def by_time(self) -> bool:
@@ -62,7 +65,7 @@ class CountQuery:
 @dataclass(frozen=True, slots=True)
 class CountRow:
     keys: Keys  # one per group_by dimension, OUTCOME included
-    outcome: str  # effective outcome
+    outcome: str  # effective outcome, or ANY when the query did not split by outcome
     bucket: int | None  # index of the time bucket
     runs: int
     events: int
@@ -73,6 +76,7 @@ class Cube:
     table: Table
     columns: dict[Dimension, str]
     has_events: bool
+    has_outcome: bool = True
     dimension: Dimension | None = None  # rollup_dimension rows for this dimension only
 
     def column(self, dimension: Dimension) -> ColumnElement[Any]:
@@ -98,6 +102,7 @@ def _dimension_cube(dimension: Dimension) -> Cube:
         ROLLUP_DIMENSION,
         {Dimension.KIND: "kind", dimension: "value"},
         has_events=False,
+        has_outcome=False,
         dimension=dimension,
     )
 
@@ -116,7 +121,13 @@ def pick_cube(query: CountQuery) -> Cube | None:
         return _TOTAL
     if needed == {Dimension.APP}:
         return _APP
-    if len(needed) == 1 and not query.events:
+    unsplit = not (query.by_outcome or query.run_filter.outcomes or query.failed_only)
+    if (
+        len(needed) == 1
+        and not query.events
+        and unsplit
+        and Dimension.OUTCOME not in query.group_by
+    ):
         return _dimension_cube(needed.pop())
     return None
 
@@ -139,7 +150,7 @@ async def count_runs(
         parts = decompose(run_filter.since, run_filter.until, query.edges_on("d"))
         await _add_rollup_counts(conn, query, run_filter, cube, parts, totals)
         await _add_run_counts(conn, query, run_filter, parts.raw, cutoff, totals)
-        if parts.rolled is not None:
+        if parts.rolled is not None and cube.has_outcome:
             await _correct_open_runs(conn, query, run_filter, parts.rolled, cutoff, totals)
     return _rows(query, run_filter, totals)
 
@@ -180,7 +191,11 @@ async def _add_rollup_counts(
     spans = [("h", span) for span in parts.hours] + [("d", span) for span in parts.days]
     if not spans:
         return
-    outcome = literal("FAILED") if cube is _ERROR else table.c.outcome
+    outcome = (
+        table.c.outcome
+        if cube.has_outcome and cube is not _ERROR
+        else literal("FAILED" if cube is _ERROR else ANY_OUTCOME)
+    )
     keys = [cube.column(d) for d in _plain_dimensions(query)]
     slot = [table.c.bucket_start] if query.by_time else []
     events = func.sum(table.c.events) if cube.has_events else literal(0)
@@ -188,7 +203,9 @@ async def _add_rollup_counts(
         select(*keys, outcome, *slot, func.sum(table.c.runs), events)
         .where(or_(*(_grain_span(table, grain, span) for grain, span in spans)))
         .where(*_cube_conditions(cube, run_filter))
-        .group_by(*keys, *([] if cube is _ERROR else [table.c.outcome]), *slot)
+        .group_by(
+            *keys, *([table.c.outcome] if cube.has_outcome and cube is not _ERROR else []), *slot
+        )
     )
     width = len(keys)
     for row in await conn.execute(statement):

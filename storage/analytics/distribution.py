@@ -42,7 +42,7 @@ async def distribution(
     use_rollups: bool = True,
 ) -> DistributionData:
     counts: dict[str | None, int] = {}
-    query = CountQuery(run_filter, group_by=(dimension,))
+    query = CountQuery(run_filter, group_by=(dimension,), by_outcome=False)
     for row in await count_runs(conn, query, cutoff, use_rollups):
         counts[row.keys[0]] = counts.get(row.keys[0], 0) + row.runs
     return rank_values(counts, top)
