@@ -29,7 +29,11 @@ def run_wrk(url: str, script: str, seconds: int = 10, connections: int = 32) -> 
         "wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", "--timeout", "10s",
         "-s", str(SCRIPTS / script), url,
     ]  # fmt: skip
-    output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    return parse_wrk(subprocess.run(command, capture_output=True, text=True, check=True).stdout)
+
+
+def parse_wrk(output: str) -> LoadResult:
+    """wrk's text report (with --latency) as numbers."""
     return LoadResult(
         requests_per_second=float(_find(r"Requests/sec:\s+([\d.]+)", output)),
         p99_ms=_latency_ms(_find(r"\s99%\s+([\d.]+\w+)", output)),
