@@ -23,7 +23,7 @@ KEY = ["dimension", "grain", "bucket_start", "kind", "value"]
 
 
 def _create(name: str, with_outcome: bool) -> None:
-    columns = [
+    columns: list[sa.schema.SchemaItem] = [
         sa.Column("dimension", sa.String(length=24), nullable=False),
         sa.Column("grain", sa.String(length=1), nullable=False),
         sa.Column("bucket_start", sa.DateTime(timezone=True), nullable=False),
