@@ -1,10 +1,12 @@
-"""``installstats serve | migrate``: settings come from INSTALLSTATS_* variables."""
+"""``installstats serve | migrate | seed | rebuild-rollups``: settings come from
+INSTALLSTATS_* variables."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 
+from cli import seed
 from service.logs import configure_logging
 from service.settings import Settings
 from storage.engine import open_database
@@ -24,6 +26,7 @@ def main(argv: list[str] | None = None) -> None:
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("serve", help="run the HTTP server (applies pending migrations first)")
     commands.add_parser("migrate", help="apply pending database migrations and exit")
+    seed.add_commands(commands)
     args = parser.parse_args(argv)
     settings = Settings()
     configure_logging(settings.log_level)
@@ -33,6 +36,8 @@ def main(argv: list[str] | None = None) -> None:
         server.main()
     elif args.command == "migrate":
         asyncio.run(_migrate(settings))
+    else:
+        seed.run_command(args, settings)
 
 
 if __name__ == "__main__":
