@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import Enum
 
-from sqlalchemy import select
+from sqlalchemy import Select, literal, select, union_all
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from storage.analytics.counts import CountQuery, count_runs
@@ -70,8 +70,7 @@ async def error_histogram(
         if app is not None:
             bucket.apps.add(app)
     ranked = sorted(buckets.values(), key=lambda b: (-b.count, b.key))[:top]
-    for bucket in ranked:
-        bucket.sample_error = await _sample_error(conn, run_filter, bucket, cutoff)
+    await _add_sample_errors(conn, run_filter, ranked, cutoff)
     return ErrorHistogramData(total, ranked, total - sum(b.count for b in ranked))
 
 
@@ -91,11 +90,26 @@ def _new_bucket(by: ErrorGrouping, value: str | None, app: str | None) -> ErrorB
     return ErrorBucket(key, code, None, app, match={"app": app, "exit_code": code})
 
 
-async def _sample_error(
-    conn: AsyncConnection, run_filter: RunFilter, bucket: ErrorBucket, cutoff: datetime
-) -> str | None:
-    """First line (up to the first newline, ≤ 300 characters) of the error of the
-    bucket's latest run that has one."""
+async def _add_sample_errors(
+    conn: AsyncConnection, run_filter: RunFilter, buckets: list[ErrorBucket], cutoff: datetime
+) -> None:
+    """Each bucket's sample: the first line (up to the first newline, ≤ 300 characters)
+    of the error of its latest run that has one. One statement for all buckets, each
+    part an index probe, so a histogram costs one round trip, not one per bucket."""
+    if not buckets:
+        return
+    parts = [
+        _latest_error(run_filter, bucket, cutoff, index) for index, bucket in enumerate(buckets)
+    ]
+    statement = union_all(*parts) if len(parts) > 1 else parts[0]
+    for row in await conn.execute(statement):
+        index, error = tuple(row)
+        buckets[int(index)].sample_error = str(error).split("\n", 1)[0][:SAMPLE_CHARS]
+
+
+def _latest_error(
+    run_filter: RunFilter, bucket: ErrorBucket, cutoff: datetime, index: int
+) -> Select[tuple[int, str]]:
     conditions = [
         *run_conditions(run_filter, cutoff),
         RUNS.c.outcome == "FAILED",
@@ -104,11 +118,11 @@ async def _sample_error(
     for name, value in bucket.match.items():
         column = RUNS.c[name]
         conditions.append(column.is_(None) if value is None else column == value)
-    statement = (
-        select(RUNS.c.error)
+    latest = (
+        select(literal(index).label("bucket"), RUNS.c.error)
         .where(*conditions)
         .order_by(RUNS.c.started_at.desc(), RUNS.c.id.desc())
         .limit(1)
+        .subquery()
     )
-    error = (await conn.execute(statement)).scalar_one_or_none()
-    return None if error is None else str(error).split("\n", 1)[0][:SAMPLE_CHARS]
+    return select(latest.c.bucket, latest.c.error)
