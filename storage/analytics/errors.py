@@ -102,14 +102,13 @@ async def _add_sample_errors(
         _latest_error(run_filter, bucket, cutoff, index) for index, bucket in enumerate(buckets)
     ]
     statement = union_all(*parts) if len(parts) > 1 else parts[0]
-    for row in await conn.execute(statement):
-        index, error = tuple(row)
+    for index, error in await conn.execute(statement):
         buckets[int(index)].sample_error = str(error).split("\n", 1)[0][:SAMPLE_CHARS]
 
 
 def _latest_error(
     run_filter: RunFilter, bucket: ErrorBucket, cutoff: datetime, index: int
-) -> Select[tuple[int, str]]:
+) -> Select[int, str]:
     conditions = [
         *run_conditions(run_filter, cutoff),
         RUNS.c.outcome == "FAILED",
