@@ -47,8 +47,8 @@ class Rate:
     high: float | None
 
 
-@strawberry.type(description="Runs by effective outcome.")
-class OutcomeCountsType:
+@strawberry.type(description="Runs by effective outcome (a base of the types that count).")
+class RunOutcomeCounts:
     runs: int
     success: int
     failed: int
@@ -62,15 +62,8 @@ class OutcomeCountsType:
     description="Difference to the previous window: counts are current − previous; "
     "rates are in percentage points (null when either rate is null)."
 )
-class SummaryDelta:
-    runs: int
+class SummaryDelta(RunOutcomeCounts):
     events: int
-    success: int
-    failed: int
-    aborted: int
-    unknown: int
-    unfinished: int
-    in_progress: int
     success_rate: float | None
     failure_rate: float | None
 
@@ -82,15 +75,8 @@ class TimeWindow:
 
 
 @strawberry.type
-class SeriesPoint:
+class SeriesPoint(RunOutcomeCounts):
     start: datetime = strawberry.field(description="Bucket start, with the zone's UTC offset.")
-    runs: int
-    success: int
-    failed: int
-    aborted: int
-    unknown: int
-    unfinished: int
-    in_progress: int
     success_rate: Rate = strawberry.field(description="success / (success + failed).")
 
 
@@ -141,16 +127,9 @@ class ErrorHistogram:
 
 
 @strawberry.type
-class AggregateRow:
+class AggregateRow(RunOutcomeCounts):
     keys: list[str | None] = strawberry.field(description="One per groupBy dimension.")
     bucket_start: datetime | None
-    runs: int
-    success: int
-    failed: int
-    aborted: int
-    unknown: int
-    unfinished: int
-    in_progress: int
     success_rate: Rate
     duration_p50: int | None
     duration_p95: int | None

@@ -6,7 +6,15 @@ from typing import TYPE_CHECKING
 
 import strawberry
 
-from schema.analytics import ComparePeriod, Rate, SummaryDelta, TimeWindow, rate_delta, to_rate
+from schema.analytics import (
+    ComparePeriod,
+    Rate,
+    RunOutcomeCounts,
+    SummaryDelta,
+    TimeWindow,
+    rate_delta,
+    to_rate,
+)
 from storage.analytics.filters import RunFilter as StorageFilter
 from storage.analytics.outcomes import OutcomeCounts
 
@@ -15,15 +23,8 @@ if TYPE_CHECKING:
 
 
 @strawberry.type(description="Runs by outcome and the success rate, over the filter.")
-class Summary:
-    runs: int
+class Summary(RunOutcomeCounts):
     events: int = strawberry.field(description="Stored reports of these runs (events).")
-    success: int
-    failed: int
-    aborted: int
-    unknown: int
-    unfinished: int
-    in_progress: int
     success_rate: Rate = strawberry.field(
         description="success / (success + failed); aborted, unknown and open runs are "
         "reported beside it, never in it."
@@ -86,16 +87,9 @@ class SummaryComparison:
 
 
 @strawberry.type(description="One app's runs by outcome, rates and durations.")
-class AppStats:
+class AppStats(RunOutcomeCounts):
     app: str
-    runs: int
     events: int
-    success: int
-    failed: int
-    aborted: int
-    unknown: int
-    unfinished: int
-    in_progress: int
     success_rate: Rate = strawberry.field(description="success / (success + failed).")
     failure_rate: Rate = strawberry.field(description="failed / (success + failed).")
     counts: strawberry.Private[OutcomeCounts]
