@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import strawberry
 
@@ -12,6 +12,7 @@ from schema.analytics import (
     RunOutcomeCounts,
     SummaryDelta,
     TimeWindow,
+    outcome_fields,
     rate_delta,
     to_rate,
 )
@@ -35,20 +36,7 @@ class Summary(RunOutcomeCounts):
 
     @classmethod
     def of(cls, counts: OutcomeCounts, run_filter: StorageFilter) -> Summary:
-        return cls(
-            runs=counts.runs,
-            events=counts.events,
-            success=counts.success,
-            failed=counts.failed,
-            aborted=counts.aborted,
-            unknown=counts.unknown,
-            unfinished=counts.unfinished,
-            in_progress=counts.in_progress,
-            success_rate=to_rate(counts.success_rate),
-            failure_rate=to_rate(counts.failure_rate),
-            counts=counts,
-            run_filter=run_filter,
-        )
+        return cls(**_numbers(counts), counts=counts, run_filter=run_filter)
 
     @strawberry.field(description="The same numbers for the previous window, and the deltas.")
     async def compare(
@@ -62,6 +50,16 @@ class Summary(RunOutcomeCounts):
             previous=Summary.of(counts, self.run_filter.with_range(window.since, window.until)),
             delta=summary_delta(self.counts, counts),
         )
+
+
+def _numbers(counts: OutcomeCounts) -> dict[str, Any]:
+    """The public numbers of Summary and AppStats."""
+    return {
+        **outcome_fields(counts),
+        "events": counts.events,
+        "success_rate": to_rate(counts.success_rate),
+        "failure_rate": to_rate(counts.failure_rate),
+    }
 
 
 def summary_delta(current: OutcomeCounts, previous: OutcomeCounts) -> SummaryDelta:
@@ -97,22 +95,7 @@ class AppStats(RunOutcomeCounts):
 
     @classmethod
     def of(cls, app: str, counts: OutcomeCounts, run_filter: StorageFilter) -> AppStats:
-        summary = Summary.of(counts, run_filter)
-        return cls(
-            app=app,
-            runs=summary.runs,
-            events=summary.events,
-            success=summary.success,
-            failed=summary.failed,
-            aborted=summary.aborted,
-            unknown=summary.unknown,
-            unfinished=summary.unfinished,
-            in_progress=summary.in_progress,
-            success_rate=summary.success_rate,
-            failure_rate=summary.failure_rate,
-            counts=counts,
-            run_filter=run_filter,
-        )
+        return cls(app=app, **_numbers(counts), counts=counts, run_filter=run_filter)
 
     @strawberry.field(
         description="Nearest-rank median of durationSeconds over successful runs with one."
