@@ -11,15 +11,19 @@ import argparse
 import asyncio
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import TypeVar
 
 from seed.generator import SeedPlan
 from seed.parallel import prepared_blocks
 from service.settings import Settings
-from storage.bulk import bulk_load, rebuild_rollups
+from storage.bulk import StoreNotEmpty, bulk_load, rebuild_rollups
 from storage.engine import open_database
 from storage.migrate import upgrade_to_head
+
+Number = TypeVar("Number", int, float)
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,9 +37,9 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
     parser = commands.add_parser(
         "seed", help="bulk-load deterministic demo data into an empty store (migrates first)"
     )
-    parser.add_argument("--runs", type=int, default=100_000, help="runs to generate")
+    parser.add_argument("--runs", type=_at_least(0, int), default=100_000, help="runs to generate")
     parser.add_argument(
-        "--days", type=float, default=90, help="the runs start in the DAYS before now"
+        "--days", type=_at_least(1, float), default=90, help="the runs start in the DAYS before now"
     )
     parser.add_argument("--seed", type=int, default=1, help="same seed (and --now), same data")
     parser.add_argument(
@@ -45,7 +49,10 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
         help="end of the range, ISO 8601 with an offset (default: the current time)",
     )
     parser.add_argument(
-        "--workers", type=int, default=None, help="generator processes (default: one per core)"
+        "--workers",
+        type=_at_least(0, int),
+        default=None,
+        help="generator processes (default: one per core; 0: generate in this process)",
     )
     commands.add_parser("rebuild-rollups", help="recompute every rollup from the runs table")
 
@@ -53,16 +60,29 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
 def run_command(args: argparse.Namespace, settings: Settings) -> None:
     url = settings.database_url
     if args.command == "seed":
-        report = asyncio.run(
-            seed_database(
-                url, runs=args.runs, days=args.days, seed=args.seed, now=args.now,
-                workers=args.workers,
-            )
-        )  # fmt: skip
+        try:
+            report = asyncio.run(
+                seed_database(
+                    url, runs=args.runs, days=args.days, seed=args.seed, now=args.now,
+                    workers=args.workers,
+                )
+            )  # fmt: skip
+        except StoreNotEmpty as exc:
+            raise SystemExit(f"installstats seed: {exc}") from None
         print(f"seeded {report.runs} runs and {report.events} events in {report.seconds:.1f} s")
     else:
         seconds = asyncio.run(rebuild_database_rollups(url))
         print(f"rebuilt the rollups in {seconds:.1f} s")
+
+
+def _at_least(low: float, kind: Callable[[str], Number]) -> Callable[[str], Number]:
+    def parse(text: str) -> Number:
+        value = kind(text)
+        if value < low:
+            raise argparse.ArgumentTypeError(f"must be at least {low}")
+        return value
+
+    return parse
 
 
 def _aware_time(text: str) -> datetime:

@@ -1,10 +1,11 @@
 """Deterministic demo runs and their events, in time order, a bounded chunk at a time.
 
-Everything is drawn from ``random.Random(seed)``, so a seed and a ``now`` always give
-the same rows. Runs are built directly in their merged form (the columns the live
-merge would derive from their events) because validating and folding ~3 million
-reports one by one would take minutes; tests/test_bulk.py folds a sample of generated
-events through the real ``build_report``/``fold_all`` and checks it gets the same runs.
+Everything is drawn from ``random.Random`` instances seeded from the seed (see
+SeedPlan), so a seed and a ``now`` always give the same rows. Runs are built directly
+in their merged form (the columns the live merge derives from their events) because
+validating and folding ~3 million reports one by one would take minutes;
+tests/test_bulk.py folds generated events through the real ``build_report`` and
+``fold_all`` and checks it gets the same runs.
 """
 
 from __future__ import annotations
@@ -30,12 +31,14 @@ from seed.timeline import Timeline
 from seed.weighted import Weighted
 
 EventRow = dict[str, Any]
-BLOCK_RUNS = 5_000
+BLOCK_RUNS = 2_500  # part of what a seed means: another block size, other data
 UPDATE_SHARE = 0.10
 RETRY_SHARE = 0.03  # installs that retry a recent failure from the same session
 VALIDATION_SHARE = 0.2
 UPDATE_PROGRESS_SHARE = 0.5
 PROGRESS_TYPES = frozenset({"lxc", "turnkey", "vm"})  # types that report before the end
+APP_CHOICE = Weighted([(app, popularity(app)) for app in APPS])
+UPDATED_APP_CHOICE = Weighted([(app, popularity(app)) for app in APPS if app.type == "lxc"])
 UPDATE_OUTCOMES = Weighted(
     [
         (results.SUCCESS, 0.88),
@@ -140,10 +143,6 @@ class _Report(NamedTuple):  # a tuple: built for every report, so cheap to build
     offset: float  # seconds after the run's start
 
 
-APP_CHOICE = Weighted([(app, popularity(app)) for app in APPS])
-UPDATED_APP_CHOICE = Weighted([(app, popularity(app)) for app in APPS if app.type == "lxc"])
-
-
 class _Generator:
     def __init__(self, shared: _Shared, rng: random.Random) -> None:
         self.rng = rng
@@ -189,10 +188,12 @@ class _Generator:
         full = ids | metadata.wire
         reports = self.install_progress(app, result, full, ids | metadata.minimal_ping())
         if result.status is not None:
-            body = full | {"status": result.status} | _install_result(result)
+            body = {**full, "status": result.status, **_install_result(result)}
             reports.append(_Report(result.status, body, self.terminal_offset(reports, result)))
         elif not reports:  # a tool that never finished still said it started
-            reports.append(_Report("installing", full | {"status": "installing"} | EMPTY_RESULT, 0))
+            reports.append(
+                _Report("installing", {**full, "status": "installing", **EMPTY_RESULT}, 0)
+            )
         return self.assemble(
             execution_id, "INSTALL", "telemetry", session_id, execution_id, metadata, result,
             start, reports,
@@ -206,15 +207,15 @@ class _Generator:
         if app.type not in PROGRESS_TYPES:
             return []
         rng = self.rng
-        reports = [_Report("installing", full | {"status": "installing"} | EMPTY_RESULT, 0.0)]
+        reports = [_Report("installing", {**full, "status": "installing", **EMPTY_RESULT}, 0.0)]
         if app.type == "vm":
             return reports
         if result.duration >= 10 and rng.random() < VALIDATION_SHARE:
-            body = full | {"status": "validation"} | EMPTY_RESULT
+            body = {**full, "status": "validation", **EMPTY_RESULT}
             reports.append(_Report("validation", body, rng.uniform(0.5, 2.5)))
         if not result.early:
             offset = result.duration * rng.uniform(0.3, 0.7)
-            reports.append(_Report("configuring", ping | {"status": "configuring"}, offset))
+            reports.append(_Report("configuring", {**ping, "status": "configuring"}, offset))
         return reports
 
     def terminal_offset(self, progress: list[_Report], result: Result) -> float:
@@ -241,9 +242,9 @@ class _Generator:
         full = {"random_id": random_id} | metadata.wire
         reports = []
         if result.status is None or rng.random() < UPDATE_PROGRESS_SHARE:
-            reports.append(_Report("updating", full | {"status": "updating"}, 0.0))
+            reports.append(_Report("updating", {**full, "status": "updating"}, 0.0))
         if result.status is not None:
-            body = full | {"status": result.status, "duration": result.duration}
+            body = {**full, "status": result.status, "duration": result.duration}
             if result.exit_code is not None:
                 body["exit_code"] = result.exit_code
             if result.error is not None:

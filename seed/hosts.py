@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from ingest.merge import DESCRIPTIVE_COLUMNS
+from ingest.report import FIELDS
 from seed import catalog
 from seed.apps import App
 
@@ -26,17 +27,8 @@ GUEST_SIZES = 1024
 # Fields of the container's own minimal "configuring" ping (DESIGN.md §1.1).
 MINIMAL_PING_KEYS = ("type", "nsapp", "platform", "repo_source", "repo_slug")
 
-# raw key -> run column, for the keys the generator sends (ingest/report.py FIELDS).
-_COLUMN_OF = {
-    "nsapp": "app", "app": "app", "type": "type", "ctid": "container_id", "ct_type": "ct_type",
-    "disk_size": "disk_gb", "core_count": "cores", "ram_size": "ram_mb", "os_type": "os_type",
-    "os_version": "os_version", "pve_version": "pve_version", "method": "method",
-    "cpu_vendor": "cpu_vendor", "cpu_model": "cpu_model", "gpu_vendor": "gpu_vendor",
-    "gpu_model": "gpu_model", "gpu_passthrough": "gpu_passthrough", "ram_speed": "ram_speed",
-    "arch": "arch", "platform": "platform", "has_arm": "has_arm", "repo_source": "repo_source",
-    "repo_slug": "repo_slug", "payload_version": "payload_version",
-    "kernel_version": "kernel_version", "app_version": "app_version", "version": "app_version",
-}  # fmt: skip
+# raw key -> the run column it feeds (ingest/report.py).
+_COLUMN_OF = {key: column for key, (column, _) in FIELDS.items()}
 _NO_COLUMNS: dict[str, Any] = dict.fromkeys(DESCRIPTIVE_COLUMNS)
 
 

@@ -4,7 +4,7 @@ Generation is pure Python (~50 µs a run on a small machine) and so is preparing
 for a store, so in one process they would take turns with the writer on one core.
 Blocks are independent (seed/generator.py SeedPlan): workers generate them, count
 their rollup rows and hand them over ready to write (for SQLite as a shard file,
-storage/sqlite_shards.py; for PostgreSQL as COPY records), in block order. At most
+storage/sqlite_bulk.py; for PostgreSQL as COPY records), in block order. At most
 ``workers + 1`` blocks are in flight, which bounds memory whatever the number of runs.
 """
 
@@ -20,7 +20,7 @@ from pathlib import Path
 
 from seed.generator import SeedPlan, generate_block
 from storage.bulk_rows import RowChunk, to_rows
-from storage.sqlite_shards import SqliteShard, write_shard
+from storage.sqlite_bulk import SqliteShard, write_shard
 
 Prepared = RowChunk | SqliteShard
 

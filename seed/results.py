@@ -93,7 +93,7 @@ def draw_result(
         if rng.random() < ABORT_AS_FAILED:
             status = FAILED
     elif rng.random() < FAVOURITE_CODE_SHARE:
-        code = traits.favourite_codes[rng.random() < 0.5]
+        code = traits.favourite_codes[int(rng.random() * 2)]
     else:
         code = catalog.FAILURE_CODES.pick(rng)
     category = category_for(code) or "unknown"

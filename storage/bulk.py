@@ -3,15 +3,15 @@
 Live ingest validates, deduplicates and merges report by report and moves the rollups
 run by run; loading a million demo runs that way would take an hour. ``bulk_load``
 takes runs already in their merged form, with their events and the rollup rows they
-add, and writes them in one transaction per batch with no per-row work in the writer
-that the drivers can avoid: SQLite copies side files in C (storage/sqlite_shards.py),
-PostgreSQL receives ``COPY`` through the asyncpg connection.
+add, and writes them in large transactions with no per-row work in the writer that
+the drivers can avoid: SQLite copies side files in C (storage/sqlite_bulk.py),
+PostgreSQL receives ``COPY`` through the asyncpg connection (storage/postgres_bulk.py).
 
 It only loads into an empty store, which is what makes the shortcuts safe: secondary
 indexes are dropped during the load and re-created afterwards (building an index once
 is several times cheaper than updating it row by row), and SQLite runs without a
-rollback journal or fsync until the load is done. A load that fails half-way leaves a
-store to delete, never a store of real data to repair. ``rebuild_rollups``
+rollback journal until the load is done. A load that fails half-way leaves a store to
+delete, never a store of real data to repair. ``rebuild_rollups``
 (storage/rollup_rebuild.py) recomputes the rollups of any store in SQL.
 """
 
@@ -29,21 +29,20 @@ from typing import Any, TypeVar
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from storage.bulk_rows import EVENT_COLUMNS, RowChunk, to_rows
+from storage import postgres_bulk, sqlite_bulk
+from storage.bulk_rows import RowChunk, to_rows
 from storage.engine import Database
 from storage.rollup_rebuild import rebuild_rollups
-from storage.rollup_spec import KEY_COLUMNS, MEASURES
 from storage.rollup_spec import TABLES as ROLLUP_TABLES
-from storage.sqlite_shards import MAX_SHARDS_PER_COPY, SqliteShard, copy_shards, write_shard
-from storage.tables import EVENTS, RUN_COLUMNS, RUNS
+from storage.sqlite_bulk import SqliteShard
+from storage.tables import EVENTS, RUNS
 
 __all__ = ["BulkResult", "StoreNotEmpty", "bulk_load", "rebuild_rollups"]
 
 LOADED_TABLES = "('runs', 'events')"
-# While loading into SQLite: no rollback journal and no fsync (a failed load leaves a
-# store to delete), and a page cache for the unique indexes' hot pages (64 MiB: the
-# load's memory must not grow with the number of runs).
-SQLITE_BULK_PRAGMAS = {"journal_mode": "OFF", "synchronous": "OFF", "cache_size": "-131072"}
+T = TypeVar("T")
+Chunks = Iterable[Any] | AsyncIterable[Any]
+Prepared = SqliteShard | RowChunk
 
 
 class StoreNotEmpty(Exception):
@@ -55,10 +54,6 @@ class BulkResult:
     runs: int
     events: int
     seconds: float
-
-
-Chunks = Iterable[Any] | AsyncIterable[Any]
-T = TypeVar("T")
 
 
 async def bulk_load(database: Database, chunks: Chunks) -> BulkResult:
@@ -74,28 +69,32 @@ async def bulk_load(database: Database, chunks: Chunks) -> BulkResult:
     runs = events = 0
     async with database.writer.connect() as conn:
         await _start_empty(conn)
-        dialect = conn.dialect.name
-        async with _sqlite_bulk_settings(conn, enabled=dialect == "sqlite"):
+        sqlite = conn.dialect.name == "sqlite"
+        async with contextlib.AsyncExitStack() as settings:
+            if sqlite:
+                await settings.enter_async_context(sqlite_bulk.bulk_settings(conn))
+            else:
+                await postgres_bulk.start_staging(conn)
             indexes = await _drop_secondary_indexes(conn)
             with tempfile.TemporaryDirectory(prefix="installstats-bulk-") as scratch:
-                prepared = _prepared(_aiter(chunks), dialect, Path(scratch))
-                batch_size = MAX_SHARDS_PER_COPY if dialect == "sqlite" else 1
-                async for batch in _ready_batches(prepared, batch_size):
+                prepared = _prepared(_aiter(chunks), conn.dialect.name, Path(scratch))
+                # Shards wait on disk, rows in memory.
+                size = sqlite_bulk.MAX_SHARDS_PER_COPY if sqlite else 1
+                async for batch in _batches(prepared, size, ahead=4 * size if sqlite else 1):
                     await _write(conn, batch)
                     for item in batch:
                         item_runs, item_events = _counts(item)
                         runs, events = runs + item_runs, events + item_events
             async with conn.begin():
+                if not sqlite:
+                    await postgres_bulk.finish_staging(conn)
                 for create in indexes:
                     await conn.exec_driver_sql(create)
-        if dialect != "sqlite":
+        if not sqlite:
             # Fresh planner statistics, or the first dashboards plan for empty tables.
             async with conn.begin():
-                await conn.exec_driver_sql("ANALYZE runs, events")
+                await conn.exec_driver_sql("ANALYZE")
     return BulkResult(runs, events, time.perf_counter() - started)
-
-
-Prepared = SqliteShard | RowChunk
 
 
 def _counts(item: Prepared) -> tuple[int, int]:
@@ -107,30 +106,31 @@ def _counts(item: Prepared) -> tuple[int, int]:
 async def _write(conn: AsyncConnection, batch: list[Prepared]) -> None:
     shards = [item for item in batch if isinstance(item, SqliteShard)]
     if shards:
-        await copy_shards(conn, shards)
+        await sqlite_bulk.copy_shards(conn, shards)
         return
     async with conn.begin():
         for rows in batch:
             assert isinstance(rows, RowChunk)
-            await _postgres_copy(conn, rows)
+            await postgres_bulk.copy_rows(conn, rows)
 
 
 async def _prepared(
     chunks: AsyncIterator[Any], dialect: str, scratch: Path
 ) -> AsyncIterator[Prepared]:
-    """Each chunk in the form the store's writer takes: shards for SQLite, rows else."""
+    """Each chunk in the form the store's writer takes: shards for SQLite, rows else
+    (converted in a thread, so that the event loop keeps feeding the writer)."""
     number = 0
     async for chunk in chunks:
         if isinstance(chunk, SqliteShard) or (dialect != "sqlite" and isinstance(chunk, RowChunk)):
             yield chunk
-            continue
-        rows = chunk if isinstance(chunk, RowChunk) else to_rows(chunk, dialect)
-        if dialect == "sqlite":
-            path = str(scratch / f"{number}.db")
-            number += 1
-            yield await asyncio.to_thread(write_shard, path, rows)
         else:
-            yield rows
+            yield await asyncio.to_thread(_prepare, chunk, dialect, scratch / f"{number}.db")
+            number += 1
+
+
+def _prepare(chunk: Any, dialect: str, path: Path) -> Prepared:
+    rows = chunk if isinstance(chunk, RowChunk) else to_rows(chunk, dialect)
+    return sqlite_bulk.write_shard(str(path), rows) if dialect == "sqlite" else rows
 
 
 async def _aiter(chunks: Chunks) -> AsyncIterator[Any]:
@@ -144,10 +144,11 @@ async def _aiter(chunks: Chunks) -> AsyncIterator[Any]:
         yield chunk
 
 
-async def _ready_batches(items: AsyncIterator[T], limit: int) -> AsyncIterator[list[T]]:
-    """``items`` in lists of up to ``limit``: the first waited for, then those already
-    made. A task keeps taking items (at most ``limit`` ahead) while a batch is written."""
-    queue: asyncio.Queue[tuple[T] | Exception | None] = asyncio.Queue(maxsize=limit)
+async def _batches(items: AsyncIterator[T], size: int, ahead: int) -> AsyncIterator[list[T]]:
+    """``items`` in lists of ``size`` (the last one shorter). A task keeps taking items,
+    up to ``ahead`` of them, while the consumer writes a batch: the generator's
+    workers never wait for the writer."""
+    queue: asyncio.Queue[tuple[T] | Exception | None] = asyncio.Queue(maxsize=ahead)
 
     async def produce() -> None:
         try:
@@ -160,22 +161,16 @@ async def _ready_batches(items: AsyncIterator[T], limit: int) -> AsyncIterator[l
 
     producer = asyncio.create_task(produce())
     try:
-        finished = False
-        while not finished:
-            batch: list[T] = []
-            entry = await queue.get()
-            while True:
-                if isinstance(entry, Exception):
-                    raise entry
-                if entry is None:
-                    finished = True
-                    break
-                batch.append(entry[0])
-                if len(batch) == limit or queue.empty():
-                    break
-                entry = queue.get_nowait()
-            if batch:
+        batch: list[T] = []
+        while (entry := await queue.get()) is not None:
+            if isinstance(entry, Exception):
+                raise entry
+            batch.append(entry[0])
+            if len(batch) == size:
                 yield batch
+                batch = []
+        if batch:
+            yield batch
     finally:
         producer.cancel()
         with contextlib.suppress(asyncio.CancelledError):
@@ -192,31 +187,6 @@ async def _start_empty(conn: AsyncConnection) -> None:
         # Rollups of no runs are empty; the load adds to them batch by batch.
         for rollup in ROLLUP_TABLES:
             await conn.execute(rollup.delete())
-
-
-@contextlib.asynccontextmanager
-async def _sqlite_bulk_settings(conn: AsyncConnection, *, enabled: bool) -> AsyncIterator[None]:
-    """SQLITE_BULK_PRAGMAS for the duration, then the connection's own settings again.
-
-    PRAGMAs go through the driver connection: a SQLAlchemy statement would open a
-    transaction (BEGIN IMMEDIATE), and the journal mode cannot change inside one.
-    """
-    if not enabled:
-        yield
-        return
-    driver = (await conn.get_raw_connection()).driver_connection
-    assert driver is not None
-    saved: dict[str, Any] = {}
-    for name, value in SQLITE_BULK_PRAGMAS.items():
-        cursor = await driver.execute(f"PRAGMA {name}")
-        row = await cursor.fetchone()
-        saved[name] = None if row is None else row[0]
-        await driver.execute(f"PRAGMA {name} = {value}")
-    try:
-        yield
-    finally:
-        for name, value in saved.items():
-            await driver.execute(f"PRAGMA {name} = {value}")
 
 
 async def _drop_secondary_indexes(conn: AsyncConnection) -> list[str]:
@@ -242,29 +212,3 @@ async def _drop_secondary_indexes(conn: AsyncConnection) -> list[str]:
         for name, _ in indexes:
             await conn.exec_driver_sql(f'DROP INDEX "{name}"')
     return [sql for _, sql in indexes]
-
-
-def _postgres_upsert(table: str) -> str:
-    """Insert rollup rows, adding to the rows an earlier batch made."""
-    columns = KEY_COLUMNS[table] + MEASURES[table]
-    names = ", ".join(f'"{name}"' for name in columns)
-    values = ", ".join(f"${number}" for number in range(1, len(columns) + 1))
-    adding = ", ".join(f"{name} = {table}.{name} + excluded.{name}" for name in MEASURES[table])
-    return (
-        f"INSERT INTO {table} ({names}) VALUES ({values}) "
-        f"ON CONFLICT ({', '.join(KEY_COLUMNS[table])}) DO UPDATE SET {adding}"
-    )
-
-
-async def _postgres_copy(conn: AsyncConnection, rows: RowChunk) -> None:
-    # A statement first, so that the COPYs run inside this transaction.
-    await conn.exec_driver_sql("SET LOCAL synchronous_commit = off")
-    driver = (await conn.get_raw_connection()).driver_connection
-    assert driver is not None
-    if rows.runs:
-        await driver.copy_records_to_table("runs", records=rows.runs, columns=RUN_COLUMNS)
-    if rows.events:
-        await driver.copy_records_to_table("events", records=rows.events, columns=EVENT_COLUMNS)
-    for table, table_rows in rows.rollups.items():
-        if table_rows:
-            await driver.executemany(_postgres_upsert(table), table_rows)

@@ -1,11 +1,12 @@
 """Runs and events as the positional rows each store's bulk writer takes.
 
-The conversion is the only per-row Python work of a bulk load, so it is kept apart
-from the writing (and free of I/O): parallel generators run it in their own
-processes and hand over ready rows. Values are what SQLAlchemy's column types would
-bind: on SQLite, UTCDateTime becomes naive UTC text with microseconds (the form the
-rollups and every range query compare against); on PostgreSQL asyncpg's COPY takes
-aware datetimes, booleans and the JSON text as they are.
+Converting rows and counting their rollup rows (storage/bulk_rollups.py) is per-row
+Python work, so it is kept apart from the writing and free of I/O: the generator's
+worker processes run it and hand over ready rows. Values are what SQLAlchemy's
+column types would bind: on SQLite, UTCDateTime becomes naive UTC text with
+microseconds (the form the rollups and every range query compare against); on
+PostgreSQL asyncpg's COPY takes aware datetimes, booleans and the JSON text as they
+are.
 """
 
 from __future__ import annotations

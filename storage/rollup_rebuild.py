@@ -100,6 +100,13 @@ def rebuild_statements(dialect: Dialect) -> list[str]:
 
 async def rebuild_rollups(conn: AsyncConnection) -> None:
     """Make every rollup table equal to what live ingest would hold for the runs table,
-    in ``conn``'s transaction (readers see the old rollups until it commits)."""
+    in ``conn``'s transaction (readers see the old rollups until it commits).
+
+    Ingest running meanwhile waits: on PostgreSQL the runs table is locked against
+    writes (SHARE), on SQLite the writer's BEGIN IMMEDIATE already excludes others, so
+    no report can move a rollup between the counting and the commit.
+    """
+    if conn.dialect.name == "postgresql":
+        await conn.exec_driver_sql("LOCK TABLE runs IN SHARE MODE")
     for statement in rebuild_statements(conn.dialect):
         await conn.exec_driver_sql(statement)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import sqlite3
 from collections import Counter, defaultdict
 from datetime import UTC, datetime, timedelta
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +28,7 @@ from ingest.merge import fold_all
 from ingest.report import build_report
 from seed.apps import APPS
 from seed.generator import SeedChunk, SeedPlan, generate_block, generate_chunks
-from storage.bulk import StoreNotEmpty
+from storage.bulk import StoreNotEmpty, bulk_load
 from storage.engine import open_database
 from storage.migrate import upgrade_to_head
 from storage.tables import EVENTS, RUNS
@@ -59,7 +60,7 @@ async def seed(database_url: str, **options: Any) -> SeedReport:
 
 
 def test_generated_runs_are_what_ingest_merges_from_their_events() -> None:
-    chunk = generated(2500)
+    chunk = generated(5000)
     events_of: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for event in chunk.events:
         events_of[event["run_id"]].append(event)
@@ -118,16 +119,37 @@ def test_generated_mix_is_the_promised_one() -> None:
 
 
 def test_each_block_can_be_generated_on_its_own() -> None:
-    plan = SeedPlan(12_000, SEEDED_DAYS, 5, NOW)
-    in_order = list(generate_chunks(12_000, SEEDED_DAYS, 5, now=NOW))
+    plan = SeedPlan(8_000, SEEDED_DAYS, 5, NOW)
+    in_order = list(generate_chunks(8_000, SEEDED_DAYS, 5, now=NOW))
     assert len(in_order) == plan.blocks >= 2
     assert generate_block(plan, plan.blocks - 1) == in_order[-1]
-    assert generate_block(SeedPlan(12_000, SEEDED_DAYS, 6, NOW), 0).runs != in_order[0].runs
+    assert generate_block(SeedPlan(8_000, SEEDED_DAYS, 6, NOW), 0).runs != in_order[0].runs
 
 
 def test_app_catalogue_has_about_350_apps_of_every_type() -> None:
     assert 330 <= len(APPS) <= 400
     assert {app.type for app in APPS} == {"lxc", "vm", "addon", "pve", "tool", "turnkey"}
+
+
+async def test_bulk_loaded_rows_read_back_as_generated(database_url: str) -> None:
+    chunk = generated(3000)
+    database = open_database(database_url)
+    try:
+        await upgrade_to_head(database.writer)
+        result = await bulk_load(database, generate_chunks(3000, SEEDED_DAYS, 5, now=NOW))
+        async with database.reader.connect() as conn:
+            runs = [dict(row._mapping) for row in await conn.execute(select(RUNS))]
+            events = [dict(row._mapping) for row in await conn.execute(select(EVENTS))]
+    finally:
+        await database.dispose()
+    assert (result.runs, result.events) == (3000, len(chunk.events))
+    assert sorted(runs, key=itemgetter("id")) == sorted(chunk.runs, key=itemgetter("id"))
+    for event in events:
+        del event["id"]
+    expected = [event | {"raw": orjson.loads(event["raw"])} for event in chunk.events]
+    assert sorted(events, key=itemgetter("dedup_key")) == sorted(
+        expected, key=itemgetter("dedup_key")
+    )
 
 
 # -- rebuild_rollups against live ingest -------------------------------------------------
@@ -226,9 +248,9 @@ async def test_same_seed_gives_the_same_store_with_or_without_worker_processes(
     database_url: str, store: str, tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:
     in_thread, in_workers = two_more_databases(store, tmp_path, request)
-    await seed(in_thread, runs=12_000)
-    await seed(in_workers, runs=12_000, workers=2)
-    await seed(database_url, runs=12_000, seed=6)
+    await seed(in_thread, runs=8_000)
+    await seed(in_workers, runs=8_000, workers=2)
+    await seed(database_url, runs=8_000, seed=6)
     stores = {}
     for url in (in_thread, in_workers, database_url):
         async with connected(url) as conn:
@@ -253,6 +275,8 @@ def test_seed_and_rebuild_commands(
     assert "seeded 500 runs and " in capsys.readouterr().out
     main(["rebuild-rollups"])
     assert "rebuilt the rollups" in capsys.readouterr().out
+    with pytest.raises(SystemExit, match="not empty"):
+        main(["seed", "--runs", "10", "--workers", "0"])
     with sqlite3.connect(tmp_path / "cli.db") as connection:
         (latest,) = connection.execute("SELECT MAX(event_time) FROM events").fetchone()
     assert latest <= f"{datetime.now(UTC):%Y-%m-%d %H:%M:%S.%f}"  # the range ends now
