@@ -19,7 +19,7 @@ from typing import Any, Protocol
 
 from storage.bulk_rollups import rollup_rows
 from storage.tables import EVENTS, RUN_COLUMNS, RUNS
-from storage.types import UTCDateTime
+from storage.types import UTCDateTime, sqlite_datetime
 
 EVENT_COLUMNS = tuple(column.name for column in EVENTS.columns if column.name != "id")
 Row = tuple[Any, ...]
@@ -54,18 +54,6 @@ _EVENT_VALUES = itemgetter(*EVENT_COLUMNS)
 _RUN_DATETIMES = _datetime_positions(RUN_COLUMNS, RUNS)
 _EVENT_DATETIMES = _datetime_positions(EVENT_COLUMNS, EVENTS)
 _STARTED_AT = RUN_COLUMNS.index("started_at")
-
-
-def sqlite_datetime(value: datetime | None) -> str | None:
-    """The text SQLAlchemy stores for a UTCDateTime on SQLite."""
-    if value is None:
-        return None
-    if value.tzinfo is None:
-        raise ValueError("naive datetime given to a UTC column")
-    if value.tzinfo is not UTC:
-        value = value.astimezone(UTC)
-    text = value.isoformat(" ")  # isoformat is several times faster than strftime
-    return text[:26] if value.microsecond else f"{text[:19]}.000000"
 
 
 def to_rows(chunk: RunsAndEvents, dialect: str) -> RowChunk:

@@ -22,6 +22,7 @@ class Database:
 
     writer: AsyncEngine
     reader: AsyncEngine
+    sqlite_synchronous: str = "FULL"
 
     @property
     def dialect(self) -> str:
@@ -38,9 +39,24 @@ def open_database(url: str, *, sqlite_synchronous: str = "FULL") -> Database:
         return Database(
             writer=_sqlite_engine(url, writer=True, synchronous=sqlite_synchronous),
             reader=_sqlite_engine(url, synchronous=sqlite_synchronous),
+            sqlite_synchronous=sqlite_synchronous,
         )
     engine = create_async_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
     return Database(writer=engine, reader=engine)
+
+
+def configure_sqlite(dbapi_connection: Any, synchronous: str) -> None:
+    """Settings of every SQLite connection, SQLAlchemy's and the ingest writer's."""
+    if synchronous not in ("FULL", "NORMAL"):
+        raise ValueError(f"sqlite synchronous must be FULL or NORMAL, not {synchronous!r}")
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    # FULL: each commit is on disk (fsync) before the client is answered; NORMAL: a
+    # commit survives a crash of this process but not of the machine (WAL is synced
+    # at checkpoints).
+    cursor.execute(f"PRAGMA synchronous={synchronous}")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()
 
 
 def _sqlite_engine(url: str, writer: bool = False, synchronous: str = "FULL") -> AsyncEngine:
@@ -55,14 +71,7 @@ def _sqlite_engine(url: str, writer: bool = False, synchronous: str = "FULL") ->
     def _configure(dbapi_connection: Any, _record: Any) -> None:
         # Let SQLAlchemy, not the sqlite3 module, decide when transactions begin.
         dbapi_connection.isolation_level = None
-        cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
-        # FULL: each commit is on disk (fsync) before the client is answered; NORMAL: a
-        # commit survives a crash of this process but not of the machine (WAL is synced
-        # at checkpoints).
-        cursor.execute(f"PRAGMA synchronous={synchronous}")
-        cursor.execute("PRAGMA busy_timeout=30000")
-        cursor.close()
+        configure_sqlite(dbapi_connection, synchronous)
 
     @event.listens_for(engine.sync_engine, "begin")
     def _begin(connection: Any) -> None:

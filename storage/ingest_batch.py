@@ -1,21 +1,23 @@
-"""Where reports become stored events and merged runs: one batch, one transaction."""
+"""Where reports become stored events and merged runs: one batch, one transaction.
+
+The batch is a plan (a generator) that yields each statement it needs and receives
+its rows, so the same merge logic drives both stores' drivers without SQLAlchemy on
+the hot path (storage/ingest_drivers.py): sqlite3 runs a whole plan in the writer
+thread, asyncpg awaits each statement.
+"""
 
 from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Generator, Sequence
 from dataclasses import dataclass
-from typing import Any
-
-from sqlalchemy import select, text
-from sqlalchemy.ext.asyncio import AsyncConnection
+from typing import Any, TypeVar
 
 from ingest.merge import RunChange, RunState, fold, fold_all
 from ingest.report import Report, build_report
-from storage.rollups import apply_rollup_changes
-from storage.statements import insert_new, upsert_replacing
-from storage.tables import EVENTS, RUN_COLUMNS, RUNS
+from storage.ingest_sql import IngestSql
+from storage.rollups import rollup_rows
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,19 +26,41 @@ class Accepted:
     duplicate: bool
 
 
-async def apply_reports(
-    conn: AsyncConnection, reports: Sequence[Report]
-) -> tuple[list[Accepted], list[RunChange]]:
-    """Store the batch's new events, merge their runs and move the rollups, in ``conn``'s
-    transaction: a commit makes all of it visible at once, a rollback none of it."""
-    fresh, results = await _insert_new_events(conn, reports)
+@dataclass(frozen=True, slots=True)
+class Query:
+    """A statement whose rows the plan needs."""
+
+    sql: str
+    params: tuple[Any, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ExecuteMany:
+    """A statement run once per row, nothing returned."""
+
+    sql: str
+    rows: list[tuple[Any, ...]]
+
+
+Step = Query | ExecuteMany
+Rows = Sequence[Sequence[Any]]
+BatchResult = tuple[list[Accepted], list[RunChange]]
+Plan = Generator[Step, Rows | None, BatchResult]
+
+
+def ingest_plan(sql: IngestSql, reports: Sequence[Report]) -> Plan:
+    """Store the batch's new events, merge their runs and move the rollups. The driver
+    runs every step in one transaction: a commit makes all of it visible at once, a
+    rollback none of it."""
+    fresh, results = yield from _insert_new_events(sql, reports)
     if not fresh:
         return results, []
-    changes = await _merge_runs(conn, fresh)
-    await _upsert_runs(conn, [change.after for change in changes])
-    await apply_rollup_changes(conn, changes)
-    if conn.dialect.name == "postgresql":
-        await _notify_changed_runs(conn, [change.after["id"] for change in changes])
+    changes = yield from _merge_runs(sql, fresh)
+    yield ExecuteMany(sql.upsert_runs, [sql.run_row(change.after) for change in changes])
+    for table, rows in rollup_rows(changes).items():
+        yield ExecuteMany(sql.upsert_rollup[table], [sql.rollup_row(table, row) for row in rows])
+    if sql.is_postgresql:
+        yield Query(NOTIFY_SQL, (RUNS_CHANNEL, notify_payloads([c.after["id"] for c in changes])))
     return results, changes
 
 
@@ -46,19 +70,10 @@ RUNS_CHANNEL = "installstats_runs"
 NOTIFY_PAYLOAD_BYTES = 7500
 
 
-async def _notify_changed_runs(conn: AsyncConnection, run_ids: Sequence[str]) -> None:
-    """Tell every replica which runs this transaction changed.
-
-    A NOTIFY sent inside a transaction is delivered only when it commits, and never if
-    it rolls back: listeners hear exactly of committed changes, after the commit. Ids
-    go as JSON lists, chunked so that each payload stays under NOTIFY_PAYLOAD_BYTES.
-    """
-    await conn.execute(
-        text(
-            "SELECT pg_notify(:channel, payload) FROM unnest(CAST(:payloads AS text[])) AS payload"
-        ),
-        {"channel": RUNS_CHANNEL, "payloads": notify_payloads(run_ids)},
-    )
+# A NOTIFY sent inside a transaction is delivered only when it commits, and never if it
+# rolls back: listeners hear exactly of committed changes, after the commit. Ids go as
+# JSON lists, chunked so that each payload stays under NOTIFY_PAYLOAD_BYTES.
+NOTIFY_SQL = "SELECT pg_notify($1, payload) FROM unnest($2::text[]) AS payload"
 
 
 def notify_payloads(run_ids: Sequence[str], limit: int = NOTIFY_PAYLOAD_BYTES) -> list[str]:
@@ -80,18 +95,20 @@ def notify_payloads(run_ids: Sequence[str], limit: int = NOTIFY_PAYLOAD_BYTES) -
     return payloads
 
 
-async def _insert_new_events(
-    conn: AsyncConnection, reports: Sequence[Report]
-) -> tuple[list[Report], list[Accepted]]:
+def _insert_new_events(
+    sql: IngestSql, reports: Sequence[Report]
+) -> Generator[Step, Rows | None, tuple[list[Report], list[Accepted]]]:
     """Store the events not stored yet; a client retry (same run, same payload) is
     acknowledged as a duplicate. ON CONFLICT makes this hold when two replicas receive
     the same retry at the same moment."""
     first_of_key: dict[str, Report] = {}
     for report in reports:
         first_of_key.setdefault(report.dedup_key, report)
-    statement = insert_new(conn.dialect.name, EVENTS, "dedup_key", "dedup_key")
-    rows = [_event_row(report) for report in first_of_key.values()]
-    inserted = set((await conn.execute(statement, rows)).scalars().all())
+    events = [_event_row(report) for report in first_of_key.values()]
+    inserted: set[str] = set()
+    for chunk in _chunks(events):
+        returned = yield Query(sql.insert_events(len(chunk)), sql.event_params(chunk))
+        inserted.update(row[0] for row in returned or ())
     fresh = [report for key, report in first_of_key.items() if key in inserted]
     results = [
         Accepted(
@@ -120,17 +137,26 @@ def _event_row(report: Report) -> dict[str, Any]:
     }
 
 
-async def _merge_runs(conn: AsyncConnection, fresh: Sequence[Report]) -> list[RunChange]:
+def _merge_runs(
+    sql: IngestSql, fresh: Sequence[Report]
+) -> Generator[Step, Rows | None, list[RunChange]]:
     by_run: dict[str, list[Report]] = defaultdict(list)
     for report in fresh:
         by_run[report.run_id].append(report)
-    if conn.dialect.name == "postgresql":
-        await _lock_runs(conn, list(by_run))
-    stored = await _load_runs(conn, list(by_run))
+    run_ids = list(by_run)
+    if sql.is_postgresql:
+        yield Query(LOCK_RUNS_SQL, (run_ids,))
+    stored: dict[str, RunState] = {}
+    for chunk in _chunks(run_ids):
+        rows = yield Query(
+            sql.select_runs(len(chunk)), (chunk,) if sql.is_postgresql else tuple(chunk)
+        )
+        stored.update((state["id"], state) for state in map(sql.run_state, rows or ()))
     changes = []
     for run_id, reports in by_run.items():
         before = stored.get(run_id)
         reports.sort(key=lambda report: report.order_key)
+        after: RunState | None
         if before is None or reports[0].order_key >= before["last_order_key"]:
             after = before
             for report in reports:
@@ -138,41 +164,40 @@ async def _merge_runs(conn: AsyncConnection, fresh: Sequence[Report]) -> list[Ru
             assert after is not None
         else:
             # An event that sorts before what the run already holds: re-fold them all.
-            after = fold_all(await _load_run_reports(conn, run_id))
+            events = yield Query(sql.select_run_events, (run_id,))
+            after = fold_all(_stored_reports(sql, run_id, events or ()))
         changes.append(RunChange(before, after))
     return changes
 
 
-async def _lock_runs(conn: AsyncConnection, run_ids: list[str]) -> None:
-    """Serialise merges of the same run across replicas sharing one PostgreSQL.
-
-    Two replicas may hold reports of one run at once; without this, both would fold
-    onto the same stored state and the second upsert would drop the first's report.
-    SQLite needs nothing: its single writer already serialises transactions. Locks are
-    taken in one global order (by key), so two batches cannot deadlock.
-    """
-    await conn.execute(
-        text(
-            "SELECT pg_advisory_xact_lock(k) FROM (SELECT DISTINCT hashtextextended(id, 0) AS k "
-            "FROM unnest(CAST(:ids AS text[])) AS id ORDER BY k) AS keys"
-        ),
-        {"ids": run_ids},
-    )
+# Rows per statement: SQLite takes at most 32766 parameters in one statement.
+CHUNK_ROWS = 512
+T = TypeVar("T")
 
 
-async def _load_runs(conn: AsyncConnection, run_ids: list[str]) -> dict[str, RunState]:
-    rows = await conn.execute(select(RUNS).where(RUNS.c.id.in_(run_ids)))
-    return {row.id: dict(row._mapping) for row in rows}
+def _chunks(items: list[T]) -> list[list[T]]:
+    return [items[i : i + CHUNK_ROWS] for i in range(0, len(items), CHUNK_ROWS)]
 
 
-async def _load_run_reports(conn: AsyncConnection, run_id: str) -> list[Report]:
-    rows = await conn.execute(
-        select(EVENTS.c.source, EVENTS.c.raw, EVENTS.c.received_at).where(EVENTS.c.run_id == run_id)
-    )
+# Serialise merges of the same run across replicas sharing one PostgreSQL: two replicas
+# may hold reports of one run at once; without this, both would fold onto the same
+# stored state and the second upsert would drop the first's report. SQLite needs
+# nothing: its single writer already serialises transactions. Locks are taken in one
+# global order (by key), so two batches cannot deadlock.
+LOCK_RUNS_SQL = (
+    "SELECT pg_advisory_xact_lock(k) FROM (SELECT DISTINCT hashtextextended(id, 0) AS k "
+    "FROM unnest($1::text[]) AS id ORDER BY k) AS keys"
+)
+
+
+def _stored_reports(sql: IngestSql, run_id: str, rows: Rows) -> list[Report]:
     assigned = run_id.removeprefix("update:")
-    return [build_report(row.source, row.raw, row.received_at, assigned) for row in rows]
+    return [
+        build_report(source, _json_value(raw), sql.from_stored(received_at), assigned)
+        for source, raw, received_at in rows
+    ]
 
 
-async def _upsert_runs(conn: AsyncConnection, runs: Sequence[RunState]) -> None:
-    statement = upsert_replacing(conn.dialect.name, RUNS, "id")
-    await conn.execute(statement, [{name: run[name] for name in RUN_COLUMNS} for run in runs])
+def _json_value(stored: Any) -> Any:
+    """A stored JSON column's value: text from both drivers, parsed here."""
+    return json.loads(stored) if isinstance(stored, str | bytes) else stored

@@ -2,32 +2,31 @@
 
 Every run contributes +1 run (and its event count) to one row per rollup and grain.
 For a batch of run changes the net contribution (after − before) is summed per row in
-Python and applied with one upsert per table, so a progress ping that only adds an
-event touches two rows, and a run moving from in-progress to success moves its count.
+Python and applied with one upsert per table (storage/ingest_batch.py), so a progress
+ping that only adds an event touches two rows, and a run moving from in-progress to
+success moves its count.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Table
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ingest.merge import RunChange
 from storage.dimensions import DIMENSIONS, ROLLED_UP_DIMENSIONS, RunState
 from storage.rollup_tables import ROLLUP_APP, ROLLUP_DIMENSION, ROLLUP_ERROR, ROLLUP_TOTAL
-from storage.statements import upsert_adding
 
 MISSING_TEXT = ""
 MISSING_CODE = -1
 GRAINS = ("h", "d")
 
 Key = tuple[Any, ...]
-Deltas = dict[Table, dict[Key, list[int]]]
-Contribution = tuple[Table, Key, tuple[int, ...]]
+TableDeltas = dict[Key, list[int]]
+Deltas = dict[Table, TableDeltas]
+RollupRow = tuple[Any, ...]  # key columns, then measures, in the table's column order
 
 
 def grain_start(moment: datetime, grain: str) -> datetime:
@@ -36,8 +35,73 @@ def grain_start(moment: datetime, grain: str) -> datetime:
     return moment.replace(hour=0, minute=0, second=0, microsecond=0)
 
 
-def _dimension_values(run: RunState) -> tuple[str, ...]:
-    return tuple(DIMENSIONS[d].key(run) or MISSING_TEXT for d in ROLLED_UP_DIMENSIONS)
+def rollup_deltas(changes: Sequence[RunChange]) -> Deltas:
+    """Net change of every rollup row the batch moves.
+
+    Only rows a change can move are visited: the per-dimension rows (which have no
+    outcome) only for the dimensions whose value changed, error rows only when the
+    run's failure changed. A progress ping is two event counts per grain.
+    """
+    totals: TableDeltas = {}
+    apps: TableDeltas = {}
+    errors: TableDeltas = {}
+    dimensions: TableDeltas = {}
+    for change in changes:
+        before, after = change.before, change.after
+        after_buckets = _buckets(after)
+        before_buckets = None if before is None else _buckets(before)
+        if before is not None and before_buckets is not None:
+            _add_counts(totals, apps, before, before_buckets, -1)
+        _add_counts(totals, apps, after, after_buckets, 1)
+        if before is None or _error_key(before) != _error_key(after):
+            if before is not None and before_buckets is not None:
+                _add_error(errors, before, before_buckets, -1)
+            _add_error(errors, after, after_buckets, 1)
+        _add_dimensions(dimensions, before, before_buckets, after, after_buckets)
+    return {
+        ROLLUP_TOTAL: totals,
+        ROLLUP_APP: apps,
+        ROLLUP_ERROR: errors,
+        ROLLUP_DIMENSION: dimensions,
+    }
+
+
+def rollup_rows(changes: Sequence[RunChange]) -> dict[Table, list[RollupRow]]:
+    """The upsert rows of each table: keys plus the measures to add, rows that net to
+    zero left out, sorted so that concurrent writers lock rows in one order."""
+    rows: dict[Table, list[RollupRow]] = {}
+    for table, deltas in rollup_deltas(changes).items():
+        moving = sorted((*key, *values) for key, values in deltas.items() if any(values))
+        if moving:
+            rows[table] = moving
+    return rows
+
+
+def _add(deltas: TableDeltas, key: Key, sign: int, *measures: int) -> None:
+    row = deltas.get(key)
+    if row is None:
+        deltas[key] = [sign * measure for measure in measures]
+    else:
+        for index, measure in enumerate(measures):
+            row[index] += sign * measure
+
+
+Buckets = tuple[tuple[str, datetime], ...]  # (grain, bucket start) of each grain
+
+
+def _buckets(run: RunState) -> Buckets:
+    started_at = run["started_at"]
+    return tuple((grain, grain_start(started_at, grain)) for grain in GRAINS)
+
+
+def _add_counts(
+    totals: TableDeltas, apps: TableDeltas, run: RunState, buckets: Buckets, sign: int
+) -> None:
+    kind, outcome, events = run["kind"], run["outcome"], run["event_count"]
+    app = run["app"] or MISSING_TEXT
+    for grain, bucket in buckets:
+        _add(totals, (grain, bucket, kind, outcome), sign, 1, events)
+        _add(apps, (grain, bucket, kind, app, outcome), sign, 1, events)
 
 
 def _error_key(run: RunState) -> tuple[Any, ...] | None:
@@ -46,69 +110,46 @@ def _error_key(run: RunState) -> tuple[Any, ...] | None:
     return (run["kind"], run["app"], run["exit_code"], run["error_category"], run["started_at"])
 
 
-def _contributions(
-    run: RunState, dimension_values: tuple[str, ...] | None, errors: bool
-) -> Iterable[Contribution]:
-    """Each rollup row the run counts in, with its measures (runs[, events])."""
-    kind, outcome = run["kind"], run["outcome"]
-    app = run["app"] or MISSING_TEXT
-    events = run["event_count"]
-    for grain in GRAINS:
-        bucket = grain_start(run["started_at"], grain)
-        yield ROLLUP_TOTAL, (grain, bucket, kind, outcome), (1, events)
-        yield ROLLUP_APP, (grain, bucket, kind, app, outcome), (1, events)
-        if errors and outcome == "FAILED":
-            code = MISSING_CODE if run["exit_code"] is None else run["exit_code"]
-            category = run["error_category"] or MISSING_TEXT
-            yield ROLLUP_ERROR, (grain, bucket, kind, app, code, category), (1,)
-        if dimension_values is not None:
-            for name, value in zip(_DIMENSION_NAMES, dimension_values, strict=True):
-                yield ROLLUP_DIMENSION, (name, grain, bucket, kind, value), (1,)
+def _add_error(errors: TableDeltas, run: RunState, buckets: Buckets, sign: int) -> None:
+    if run["outcome"] != "FAILED":
+        return
+    kind, app = run["kind"], run["app"] or MISSING_TEXT
+    code = MISSING_CODE if run["exit_code"] is None else run["exit_code"]
+    category = run["error_category"] or MISSING_TEXT
+    for grain, bucket in buckets:
+        _add(errors, (grain, bucket, kind, app, code, category), sign, 1)
 
 
-def rollup_deltas(changes: Sequence[RunChange]) -> Deltas:
-    """Net change of every rollup row. Rows a change cannot move are skipped: a progress
-    ping or a finish changes a run's event count and outcome, not its per-dimension rows
-    (which have no outcome), and only a FAILED run has error rows."""
-    deltas: Deltas = defaultdict(dict)
-    for change in changes:
-        before, after = change.before, change.after
-        after_values = _dimension_values(after)
-        before_values = None if before is None else _dimension_values(before)
-        dimensions_move = before is None or (
-            before_values != after_values
-            or before["kind"] != after["kind"]
-            or before["started_at"] != after["started_at"]
-        )
-        errors = before is None or _error_key(before) != _error_key(after)
-        for sign, run, values in ((-1, before, before_values), (1, after, after_values)):
-            if run is None:
+def _add_dimensions(
+    dimensions: TableDeltas,
+    before: RunState | None,
+    before_buckets: Buckets | None,
+    after: RunState,
+    after_buckets: Buckets,
+) -> None:
+    """Move the run between the values of the dimensions that changed; all of them when
+    the run is new or its kind or start (the row's other key columns) changed."""
+    whole = before is None or (
+        before["kind"] != after["kind"] or before["started_at"] != after["started_at"]
+    )
+    before_kind, after_kind = None if before is None else before["kind"], after["kind"]
+    for name, key_of in _DIMENSION_KEYS:
+        new = key_of(after) or MISSING_TEXT
+        if before is not None and before_buckets is not None:
+            old = key_of(before) or MISSING_TEXT
+            if not whole and old == new:
                 continue
-            for table, key, measures in _contributions(
-                run, values if dimensions_move else None, errors
-            ):
-                row = deltas[table].get(key)
-                if row is None:
-                    row = deltas[table][key] = [0] * len(measures)
-                for index, measure in enumerate(measures):
-                    row[index] += sign * measure
-    return deltas
+            for grain, bucket in before_buckets:
+                _add(dimensions, (name, grain, bucket, before_kind, old), -1, 1)
+        for grain, bucket in after_buckets:
+            _add(dimensions, (name, grain, bucket, after_kind, new), 1, 1)
 
 
-async def apply_rollup_changes(conn: AsyncConnection, changes: Sequence[RunChange]) -> None:
-    """The ingest hook: move every changed run's counts in the same transaction."""
-    for table, rows in rollup_deltas(changes).items():
-        keys, measures = _KEYS[table], _MEASURES[table]
-        params = [
-            dict(zip(keys, key, strict=True)) | dict(zip(measures, values, strict=True))
-            for key, values in rows.items()
-            if any(values)
-        ]
-        if params:
-            await conn.execute(upsert_adding(conn.dialect.name, table, measures), params)
-
-
-_DIMENSION_NAMES = tuple(dimension.value for dimension in ROLLED_UP_DIMENSIONS)
-_TABLES = (ROLLUP_TOTAL, ROLLUP_APP, ROLLUP_ERROR, ROLLUP_DIMENSION)
-_KEYS = {table: tuple(column.name for column in table.primary_key.columns) for table in _TABLES}
-_MEASURES = {table: tuple(n for n in ("runs", "events") if n in table.c) for table in _TABLES}
+_DIMENSION_KEYS = tuple((d.value, DIMENSIONS[d].key) for d in ROLLED_UP_DIMENSIONS)
+ROLLUP_KEYS = {
+    table: tuple(column.name for column in table.primary_key.columns)
+    for table in (ROLLUP_TOTAL, ROLLUP_APP, ROLLUP_ERROR, ROLLUP_DIMENSION)
+}
+ROLLUP_MEASURES = {
+    table: tuple(name for name in ("runs", "events") if name in table.c) for table in ROLLUP_KEYS
+}

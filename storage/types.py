@@ -35,3 +35,15 @@ class UTCDateTime(TypeDecorator[datetime]):
             value = datetime.fromisoformat(value)
         assert isinstance(value, datetime)
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def sqlite_datetime(value: datetime | None) -> str | None:
+    """The text SQLAlchemy stores for a UTCDateTime on SQLite."""
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        raise ValueError("naive datetime given to a UTC column")
+    if value.tzinfo is not UTC:
+        value = value.astimezone(UTC)
+    text = value.isoformat(" ")  # isoformat is several times faster than strftime
+    return text[:26] if value.microsecond else f"{text[:19]}.000000"

@@ -16,7 +16,8 @@ import structlog
 from ingest.merge import RunChange
 from ingest.report import Report
 from storage.engine import Database
-from storage.ingest_batch import Accepted, apply_reports
+from storage.ingest_batch import Accepted
+from storage.ingest_drivers import IngestDriver, open_ingest_driver
 
 log = structlog.get_logger(__name__)
 
@@ -40,7 +41,7 @@ class IngestWriter:
         queue_size: int,
         batch_size: int,
     ) -> None:
-        self._database = database
+        self._driver: IngestDriver = open_ingest_driver(database)
         self._queue: asyncio.Queue[Pending | None] = asyncio.Queue(maxsize=queue_size)
         self._batch_size = batch_size
         self._listeners: list[CommitListener] = []
@@ -66,6 +67,7 @@ class IngestWriter:
         with contextlib.suppress(asyncio.QueueFull):
             self._queue.put_nowait(None)
         await self._task
+        await self._driver.close()
 
     async def submit(self, report: Report) -> Accepted:
         return (await self.submit_many([report]))[0]
@@ -102,8 +104,7 @@ class IngestWriter:
 
     async def _commit(self, batch: list[Pending]) -> None:
         try:
-            async with self._database.writer.begin() as conn:
-                results, changes = await apply_reports(conn, [report for report, _ in batch])
+            results, changes = await self._driver.apply([report for report, _ in batch])
         except Exception as exc:
             if len(batch) > 1:
                 # Isolate the report at fault so the others still commit.

@@ -1,0 +1,129 @@
+"""Running an ingest plan (storage/ingest_batch.py) on each store, in one transaction.
+
+SQLite: the whole batch — statements, merge, rollups, COMMIT and its fsync — runs in
+one dedicated thread on its own sqlite3 connection, so the event loop keeps answering
+HTTP meanwhile (sqlite3 releases the GIL while SQLite works). One thread, one
+connection: SQLite has one writer anyway, and BEGIN IMMEDIATE takes its lock up front.
+PostgreSQL: asyncpg statements on a pooled connection, one round trip per step.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Protocol
+
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from ingest.report import Report
+from storage.engine import Database, configure_sqlite
+from storage.ingest_batch import BatchResult, ExecuteMany, Plan, Query, Rows, ingest_plan
+from storage.ingest_sql import ingest_sql
+
+
+class IngestDriver(Protocol):
+    async def apply(self, reports: Sequence[Report]) -> BatchResult: ...
+
+    async def close(self) -> None: ...
+
+
+def open_ingest_driver(database: Database) -> IngestDriver:
+    if database.dialect == "sqlite":
+        path = make_url(str(database.writer.url)).database
+        if not path or path == ":memory:":
+            raise ValueError("the SQLite store needs a database file")
+        return SqliteIngestDriver(path, database.sqlite_synchronous)
+    return PostgresIngestDriver(database.writer)
+
+
+class SqliteIngestDriver:
+    def __init__(self, path: str, synchronous: str) -> None:
+        self._path = path
+        self._synchronous = synchronous
+        self._connection: sqlite3.Connection | None = None
+        self._thread = ThreadPoolExecutor(1, thread_name_prefix="installstats-sqlite-writer")
+        self._sql = ingest_sql("sqlite")
+
+    async def apply(self, reports: Sequence[Report]) -> BatchResult:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._thread, self._apply, reports)
+
+    async def close(self) -> None:
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(self._thread, self._disconnect)
+        self._thread.shutdown(wait=True)
+
+    def _apply(self, reports: Sequence[Report]) -> BatchResult:
+        connection = self._connection or self._connect()
+        connection.execute("BEGIN IMMEDIATE")
+        try:
+            result = _run_sync(ingest_plan(self._sql, reports), connection)
+            connection.execute("COMMIT")
+        except BaseException:
+            if connection.in_transaction:
+                connection.execute("ROLLBACK")
+            raise
+        return result
+
+    def _connect(self) -> sqlite3.Connection:
+        # isolation_level=None: transactions are exactly the BEGIN/COMMIT sent above.
+        connection = sqlite3.connect(
+            self._path, timeout=30, isolation_level=None, cached_statements=1024
+        )
+        configure_sqlite(connection, self._synchronous)
+        self._connection = connection
+        return connection
+
+    def _disconnect(self) -> None:
+        if self._connection is not None:
+            self._connection.close()
+            self._connection = None
+
+
+def _run_sync(plan: Plan, connection: sqlite3.Connection) -> BatchResult:
+    rows: Rows | None = None
+    try:
+        while True:
+            step = plan.send(rows)
+            if isinstance(step, Query):
+                rows = connection.execute(step.sql, step.params).fetchall()
+            else:
+                connection.executemany(step.sql, step.rows)
+                rows = None
+    except StopIteration as done:
+        result: BatchResult = done.value
+        return result
+
+
+class PostgresIngestDriver:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+        self._sql = ingest_sql("postgresql")
+
+    async def apply(self, reports: Sequence[Report]) -> BatchResult:
+        async with self._engine.connect() as conn:
+            driver: Any = (await conn.get_raw_connection()).driver_connection
+            async with driver.transaction():
+                return await _run_async(ingest_plan(self._sql, reports), driver)
+
+    async def close(self) -> None:
+        """The pooled connections belong to the engine, disposed with it."""
+
+
+async def _run_async(plan: Plan, driver: Any) -> BatchResult:
+    rows: Rows | None = None
+    try:
+        while True:
+            step = plan.send(rows)
+            if isinstance(step, Query):
+                rows = await driver.fetch(step.sql, *step.params)
+            else:
+                assert isinstance(step, ExecuteMany)
+                await driver.executemany(step.sql, step.rows)
+                rows = None
+    except StopIteration as done:
+        result: BatchResult = done.value
+        return result

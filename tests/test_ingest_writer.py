@@ -1,0 +1,165 @@
+"""The group-commit writer's store drivers (storage/ingest_drivers.py), on both stores.
+
+The drivers write with sqlite3/asyncpg directly, not through SQLAlchemy; these tests
+pin that what they write reads back through SQLAlchemy exactly as the merge produced
+it, that batches larger than one statement's rows are stored whole, and that the
+rollups they maintain equal a rebuild from the runs table.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+
+from ingest.merge import RunChange
+from ingest.report import build_report
+from storage.engine import Database, open_database
+from storage.ingest_batch import CHUNK_ROWS
+from storage.migrate import upgrade_to_head
+from storage.rollup_tables import ROLLUP_APP, ROLLUP_DIMENSION, ROLLUP_ERROR, ROLLUP_TOTAL
+from storage.tables import EVENTS, RUNS
+from storage.writer import IngestWriter
+
+NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+async def database(database_url: str) -> AsyncIterator[Database]:
+    database = open_database(database_url)
+    await upgrade_to_head(database.writer)
+    yield database
+    await database.dispose()
+
+
+def _run_bodies(index: int) -> list[dict[str, Any]]:
+    run_id = f"00000000-0000-4000-8000-{index:012d}"
+    base = {
+        "random_id": run_id,
+        "execution_id": run_id,
+        "type": "lxc",
+        "nsapp": ("docker", "jellyfin", "pihole")[index % 3],
+        "os_type": "debian",
+        "os_version": ("12", "13")[index % 2],
+        "ram_size": 2048,
+        "has_arm": index % 4 == 0,
+    }
+    started = NOW - timedelta(hours=index % 50, minutes=index % 7)
+    terminal: dict[str, Any] = {"status": "success", "exit_code": 0, "install_duration": 90}
+    if index % 5 == 0:
+        terminal = {"status": "failed", "exit_code": 127, "error": "command not found"}
+    return [
+        base | {"status": "installing", "timestamp": started.isoformat()},
+        base
+        | {"status": "configuring", "timestamp": (started + timedelta(seconds=30)).isoformat()},
+        base | terminal | {"timestamp": (started + timedelta(seconds=90)).isoformat()},
+    ]
+
+
+async def _write(
+    database: Database, bodies: Sequence[dict[str, Any]], batch_size: int
+) -> dict[str, dict[str, Any]]:
+    published: dict[str, dict[str, Any]] = {}
+
+    def remember(changes: Sequence[RunChange]) -> None:
+        published.update((change.after["id"], change.after) for change in changes)
+
+    writer = IngestWriter(database, queue_size=len(bodies) + 1, batch_size=batch_size)
+    writer.add_commit_listener(remember)
+    writer.start()
+    try:
+        reports = [build_report("telemetry", body, NOW) for body in bodies]
+        accepted = await writer.submit_many(reports)
+    finally:
+        await writer.close()
+    assert not any(item.duplicate for item in accepted)
+    return published
+
+
+async def test_a_batch_larger_than_one_statement_stores_every_report(database: Database) -> None:
+    runs = CHUNK_ROWS  # three reports each: one batch spans several statements
+    bodies = [body for index in range(runs) for body in _run_bodies(index)]
+    published = await _write(database, bodies, batch_size=len(bodies))
+    assert len(published) == runs
+    async with database.reader.connect() as conn:
+        assert await conn.scalar(select(func.count()).select_from(EVENTS)) == len(bodies)
+        assert await conn.scalar(select(func.count()).select_from(RUNS)) == runs
+        events = await conn.scalar(select(func.sum(RUNS.c.event_count)))
+    assert events == len(bodies)
+
+
+async def test_runs_read_back_through_sqlalchemy_as_the_merge_made_them(
+    database: Database,
+) -> None:
+    bodies = [body for index in range(40) for body in _run_bodies(index)]
+    # Small batches: most runs are merged onto a stored row, read back by the driver.
+    published = await _write(database, bodies, batch_size=4)
+    async with database.reader.connect() as conn:
+        stored = {row.id: dict(row._mapping) for row in await conn.execute(select(RUNS))}
+    assert stored == published
+    sample = stored["00000000-0000-4000-8000-000000000004"]
+    assert sample["has_arm"] is True and sample["exit_code_inferred"] is False
+    assert sample["started_at"].tzinfo is UTC and sample["finished_at"] > sample["started_at"]
+
+
+async def test_maintained_rollups_equal_their_definition_over_the_runs(
+    database: Database,
+) -> None:
+    bodies = [body for index in range(90) for body in _run_bodies(index)]
+    # Runs finish in later batches than they start: their rows move between outcomes.
+    await _write(database, bodies, batch_size=7)
+    async with database.reader.connect() as conn:
+        runs = [dict(row._mapping) for row in await conn.execute(select(RUNS))]
+        rollups = {
+            table.name: {
+                tuple(row[:-measures]): tuple(row[-measures:])
+                for row in await conn.execute(select(table))
+                if any(row[-measures:])
+            }
+            for table, measures in (
+                (ROLLUP_TOTAL, 2),
+                (ROLLUP_APP, 2),
+                (ROLLUP_ERROR, 1),
+                (ROLLUP_DIMENSION, 1),
+            )
+        }
+    day = {
+        run["id"]: run["started_at"].replace(hour=0, minute=0, second=0, microsecond=0)
+        for run in runs
+    }
+    expected_app: dict[tuple[Any, ...], list[int]] = {}
+    expected_error: dict[tuple[Any, ...], int] = {}
+    expected_os: dict[tuple[Any, ...], int] = {}
+    for run in runs:
+        key = ("d", day[run["id"]], run["kind"], run["app"], run["outcome"])
+        counts = expected_app.setdefault(key, [0, 0])
+        counts[0] += 1
+        counts[1] += run["event_count"]
+        if run["outcome"] == "FAILED":
+            code = -1 if run["exit_code"] is None else run["exit_code"]
+            error = (
+                "d",
+                day[run["id"]],
+                run["kind"],
+                run["app"],
+                code,
+                run["error_category"] or "",
+            )
+            expected_error[error] = expected_error.get(error, 0) + 1
+        os_key = ("OS_VERSION", "d", day[run["id"]], run["kind"], f"debian {run['os_version']}")
+        expected_os[os_key] = expected_os.get(os_key, 0) + 1
+    daily = {k: v for k, v in rollups["rollup_app"].items() if k[0] == "d"}
+    assert daily == {k: tuple(v) for k, v in expected_app.items()}
+    errors = {k: v[0] for k, v in rollups["rollup_error"].items() if k[0] == "d"}
+    assert errors == expected_error
+    os_versions = {
+        k: v[0]
+        for k, v in rollups["rollup_dimension"].items()
+        if k[0] == "OS_VERSION" and k[1] == "d"
+    }
+    assert os_versions == expected_os
+    hourly_runs = sum(v[0] for k, v in rollups["rollup_total"].items() if k[0] == "h")
+    assert hourly_runs == len(runs)
