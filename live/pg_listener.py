@@ -124,6 +124,8 @@ class PgRunListener:
                 await _close(conn)
 
     def _on_notification(self, _conn: Any, _pid: int, _channel: str, payload: str) -> None:
+        if not self._broker.subscriber_count:
+            return  # nobody to push to: loading the runs would be wasted reads
         try:
             run_ids = orjson.loads(payload)
         except orjson.JSONDecodeError:
