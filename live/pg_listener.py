@@ -26,10 +26,9 @@ import asyncpg
 import orjson
 import structlog
 from sqlalchemy import select
-from sqlalchemy.engine import make_url
 
 from live.broker import RunBroker
-from storage.engine import Database
+from storage.engine import Database, asyncpg_dsn
 from storage.ingest_batch import RUNS_CHANNEL
 from storage.tables import RUNS
 
@@ -43,12 +42,6 @@ BACKOFF_FIRST = 0.5
 BACKOFF_MAX = 30.0
 # Names the LISTEN connection in pg_stat_activity (operators, tests).
 APPLICATION_NAME = "installstats-live"
-
-
-def asyncpg_dsn(sqlalchemy_url: str) -> str:
-    """``postgresql+asyncpg://…`` (SQLAlchemy) as the ``postgresql://…`` asyncpg takes."""
-    url = make_url(sqlalchemy_url).set(drivername="postgresql")
-    return url.render_as_string(hide_password=False)
 
 
 class PgRunListener:

@@ -78,3 +78,9 @@ def _sqlite_engine(url: str, writer: bool = False, synchronous: str = "FULL") ->
         connection.exec_driver_sql("BEGIN IMMEDIATE" if writer else "BEGIN")
 
     return engine
+
+
+def asyncpg_dsn(sqlalchemy_url: str) -> str:
+    """``postgresql+asyncpg://…`` (SQLAlchemy) as the ``postgresql://…`` asyncpg takes."""
+    url = make_url(sqlalchemy_url).set(drivername="postgresql")
+    return url.render_as_string(hide_password=False)

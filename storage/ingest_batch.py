@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 
 from ingest.merge import RunChange, RunState, fold, fold_all
 from ingest.report import Report, build_report
-from storage.ingest_sql import IngestSql
+from storage.ingest_sql import IngestSql, Query, Step
 from storage.rollups import rollup_rows
 
 
@@ -26,23 +26,6 @@ class Accepted:
     duplicate: bool
 
 
-@dataclass(frozen=True, slots=True)
-class Query:
-    """A statement whose rows the plan needs."""
-
-    sql: str
-    params: tuple[Any, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class ExecuteMany:
-    """A statement run once per row, nothing returned."""
-
-    sql: str
-    rows: list[tuple[Any, ...]]
-
-
-Step = Query | ExecuteMany
 Rows = Sequence[Sequence[Any]]
 BatchResult = tuple[list[Accepted], list[RunChange]]
 Plan = Generator[Step, Rows | None, BatchResult]
@@ -56,9 +39,9 @@ def ingest_plan(sql: IngestSql, reports: Sequence[Report]) -> Plan:
     if not fresh:
         return results, []
     changes = yield from _merge_runs(sql, fresh)
-    yield ExecuteMany(sql.upsert_runs, [sql.run_row(change.after) for change in changes])
+    yield sql.upsert_runs([change.after for change in changes])
     for table, rows in rollup_rows(changes).items():
-        yield ExecuteMany(sql.upsert_rollup[table], [sql.rollup_row(table, row) for row in rows])
+        yield sql.upsert_rollup(table, rows)
     if sql.is_postgresql:
         yield Query(NOTIFY_SQL, (RUNS_CHANNEL, notify_payloads([c.after["id"] for c in changes])))
     return results, changes

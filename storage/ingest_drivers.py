@@ -15,13 +15,17 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Protocol
 
+import asyncpg
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ingest.report import Report
-from storage.engine import Database, configure_sqlite
-from storage.ingest_batch import BatchResult, ExecuteMany, Plan, Query, Rows, ingest_plan
-from storage.ingest_sql import ingest_sql
+from storage.engine import Database, asyncpg_dsn, configure_sqlite
+from storage.ingest_batch import BatchResult, Plan, Rows, ingest_plan
+from storage.ingest_sql import ExecuteMany, Query, ingest_sql
+
+CONNECT_TIMEOUT = 10.0
+# Names the writer's connection in pg_stat_activity.
+APPLICATION_NAME = "installstats-writer"
 
 
 class IngestDriver(Protocol):
@@ -36,7 +40,7 @@ def open_ingest_driver(database: Database) -> IngestDriver:
         if not path or path == ":memory:":
             raise ValueError("the SQLite store needs a database file")
         return SqliteIngestDriver(path, database.sqlite_synchronous)
-    return PostgresIngestDriver(database.writer)
+    return PostgresIngestDriver(asyncpg_dsn(database.writer.url.render_as_string(False)))
 
 
 class SqliteIngestDriver:
@@ -99,18 +103,37 @@ def _run_sync(plan: Plan, connection: sqlite3.Connection) -> BatchResult:
 
 
 class PostgresIngestDriver:
-    def __init__(self, engine: AsyncEngine) -> None:
-        self._engine = engine
+    """One asyncpg connection of its own: the writer runs one batch at a time, and a
+    pool checkout (with its liveness ping) per batch cost a round trip. A connection
+    that failed is dropped and the next batch opens a new one."""
+
+    def __init__(self, dsn: str) -> None:
+        self._dsn = dsn
+        self._connection: asyncpg.Connection | None = None
         self._sql = ingest_sql("postgresql")
 
     async def apply(self, reports: Sequence[Report]) -> BatchResult:
-        async with self._engine.connect() as conn:
-            driver: Any = (await conn.get_raw_connection()).driver_connection
-            async with driver.transaction():
-                return await _run_async(ingest_plan(self._sql, reports), driver)
+        connection = self._connection
+        if connection is None or connection.is_closed():
+            connection = self._connection = await asyncpg.connect(
+                self._dsn,
+                timeout=CONNECT_TIMEOUT,
+                server_settings={"application_name": APPLICATION_NAME},
+            )
+        try:
+            async with connection.transaction():
+                return await _run_async(ingest_plan(self._sql, reports), connection)
+        except (OSError, asyncpg.InterfaceError, asyncpg.ConnectionDoesNotExistError):
+            await self.close()
+            raise
 
     async def close(self) -> None:
-        """The pooled connections belong to the engine, disposed with it."""
+        connection, self._connection = self._connection, None
+        if connection is not None and not connection.is_closed():
+            try:
+                await asyncio.wait_for(connection.close(), timeout=CONNECT_TIMEOUT)
+            except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError):
+                connection.terminate()
 
 
 async def _run_async(plan: Plan, driver: Any) -> BatchResult:

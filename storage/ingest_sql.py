@@ -18,7 +18,8 @@ from functools import cache
 from typing import Any
 
 import orjson
-from sqlalchemy import JSON, Boolean, Integer, Table
+from sqlalchemy import JSON, BigInteger, Boolean, Integer, String, Table
+from sqlalchemy.types import TypeDecorator
 
 from storage.rollups import ROLLUP_KEYS, ROLLUP_MEASURES, RollupRow
 from storage.tables import EVENTS, RUN_COLUMNS, RUNS
@@ -38,6 +39,25 @@ def json_text(value: Any) -> str:
         return json.dumps(value)
 
 
+@dataclass(frozen=True, slots=True)
+class Query:
+    """A statement whose rows the plan needs."""
+
+    sql: str
+    params: tuple[Any, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ExecuteMany:
+    """A statement run once per row, nothing returned."""
+
+    sql: str
+    rows: list[tuple[Any, ...]]
+
+
+Step = Query | ExecuteMany
+
+
 def _positions(table: Table, columns: Sequence[str], kind: type) -> tuple[int, ...]:
     return tuple(i for i, name in enumerate(columns) if isinstance(table.c[name].type, kind))
 
@@ -47,9 +67,9 @@ class IngestSql:
     """Every statement of one ingest batch, for one dialect."""
 
     dialect: str
-    upsert_runs: str
+    _upsert_runs: str
     select_run_events: str
-    upsert_rollup: dict[Table, str]
+    _upsert_rollup: dict[Table, str]
     to_stored: Callable[[Any], Any]  # a datetime as the driver binds it
     from_stored: Callable[[Any], Any]  # a stored datetime as an aware UTC datetime
 
@@ -79,7 +99,21 @@ class IngestSql:
         values[_EVENT_RAW] = json_text(values[_EVENT_RAW])
         return tuple(values)
 
-    def run_row(self, run: dict[str, Any]) -> Row:
+    def upsert_runs(self, runs: Sequence[dict[str, Any]]) -> Step:
+        return self._rows_step(self._upsert_runs, [self._run_row(run) for run in runs])
+
+    def upsert_rollup(self, table: Table, rows: Sequence[RollupRow]) -> Step:
+        converted = [self._rollup_row(table, row) for row in rows]
+        return self._rows_step(self._upsert_rollup[table], converted)
+
+    def _rows_step(self, sql: str, rows: list[Row]) -> Step:
+        """SQLite runs the statement per row in-process; PostgreSQL takes the rows as one
+        array per column (unnest): one execution instead of one per row."""
+        if self.is_postgresql:
+            return Query(sql, tuple(list(column) for column in zip(*rows, strict=True)))
+        return ExecuteMany(sql, rows)
+
+    def _run_row(self, run: dict[str, Any]) -> Row:
         values = [run[name] for name in RUN_COLUMNS]
         for index in _RUN_DATETIMES:
             values[index] = self.to_stored(values[index])
@@ -95,7 +129,7 @@ class IngestSql:
                 run[name] = bool(run[name])
         return run
 
-    def rollup_row(self, table: Table, row: RollupRow) -> Row:
+    def _rollup_row(self, table: Table, row: RollupRow) -> Row:
         index = _ROLLUP_BUCKET[table]
         return (*row[:index], self.to_stored(row[index]), *row[index + 1 :])
 
@@ -119,12 +153,15 @@ def ingest_sql(dialect: str) -> IngestSql:
     postgresql = dialect == "postgresql"
     return IngestSql(
         dialect=dialect,
-        upsert_runs=_upsert_runs(dialect),
+        _upsert_runs=_upsert(dialect, RUNS, ("id",), RUN_COLUMNS[1:], _replace),
         select_run_events=(
             f"SELECT {', '.join(RUN_EVENT_COLUMNS)} FROM events WHERE run_id = "
             f"{'$1' if postgresql else '?'}"
         ),
-        upsert_rollup={table: _upsert_rollup(dialect, table) for table in ROLLUP_KEYS},
+        _upsert_rollup={
+            table: _upsert(dialect, table, ROLLUP_KEYS[table], ROLLUP_MEASURES[table], _add)
+            for table in ROLLUP_KEYS
+        },
         to_stored=_identity if postgresql else sqlite_datetime,
         from_stored=_postgres_from_stored if postgresql else _sqlite_from_stored,
     )
@@ -142,7 +179,8 @@ def _insert_events(dialect: str, count: int) -> str:
     if dialect == "postgresql":
         # One statement whatever the batch size: each column is one array parameter.
         arrays = ", ".join(
-            f"${n}::{_POSTGRES_ARRAY[name]}[]" for n, name in enumerate(EVENT_COLUMNS, 1)
+            f"${n}::{'text' if name == 'raw' else _postgres_type(EVENTS, name)}[]"
+            for n, name in enumerate(EVENT_COLUMNS, 1)
         )
         selected = ", ".join(f"{name}::json" if name == "raw" else name for name in EVENT_COLUMNS)
         source = f"SELECT {selected} FROM unnest({arrays}) AS batch({names})"
@@ -163,37 +201,58 @@ def _select_runs(dialect: str, count: int) -> str:
     return f"SELECT {names} FROM runs WHERE id IN ({_placeholders(dialect, count)})"
 
 
-def _upsert_runs(dialect: str) -> str:
-    names = ", ".join(RUN_COLUMNS)
-    updates = ", ".join(f"{name} = excluded.{name}" for name in RUN_COLUMNS if name != "id")
+def _replace(table: Table, name: str) -> str:
+    return f"{name} = excluded.{name}"
+
+
+def _add(table: Table, name: str) -> str:
+    return f"{name} = {table.name}.{name} + excluded.{name}"
+
+
+def _upsert(
+    dialect: str,
+    table: Table,
+    keys: tuple[str, ...],
+    others: tuple[str, ...],
+    update: Callable[[Table, str], str],
+) -> str:
+    """Insert rows, or update the others columns of the row with the same keys."""
+    columns = keys + others
+    names = ", ".join(columns)
+    if dialect == "postgresql":
+        arrays = ", ".join(
+            f"${n}::{_postgres_type(table, name)}[]" for n, name in enumerate(columns, 1)
+        )
+        source = f"SELECT * FROM unnest({arrays})"
+    else:
+        source = f"VALUES ({_placeholders(dialect, len(columns))})"
+    sets = ", ".join(update(table, name) for name in others)
     return (
-        f"INSERT INTO runs ({names}) VALUES ({_placeholders(dialect, len(RUN_COLUMNS))}) "
-        f"ON CONFLICT (id) DO UPDATE SET {updates}"
+        f"INSERT INTO {table.name} ({names}) {source} "
+        f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {sets}"
     )
 
 
-def _upsert_rollup(dialect: str, table: Table) -> str:
-    keys, measures = ROLLUP_KEYS[table], ROLLUP_MEASURES[table]
-    columns = keys + measures
-    adds = ", ".join(f"{m} = {table.name}.{m} + excluded.{m}" for m in measures)
-    return (
-        f"INSERT INTO {table.name} ({', '.join(columns)}) "
-        f"VALUES ({_placeholders(dialect, len(columns))}) "
-        f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {adds}"
-    )
+def _postgres_type(table: Table, name: str) -> str:
+    """The PostgreSQL type of a column, as the element type of an array parameter."""
+    column_type = table.c[name].type
+    if isinstance(column_type, UTCDateTime):
+        return "timestamptz"
+    if isinstance(column_type, TypeDecorator):  # SQLModel's AutoString
+        column_type = column_type.impl_instance
+    if isinstance(column_type, Boolean):
+        return "boolean"
+    if isinstance(column_type, BigInteger):
+        return "bigint"
+    if isinstance(column_type, Integer):
+        return "integer"
+    if isinstance(column_type, JSON):
+        return "json"
+    if isinstance(column_type, String):  # String, Text and SQLModel's AutoString
+        return "text"
+    raise TypeError(f"no PostgreSQL array type for {table.name}.{name} ({column_type!r})")
 
 
-# PostgreSQL array type of each event column, for the unnest insert.
-_POSTGRES_ARRAY = {
-    name: (
-        "timestamptz"
-        if isinstance(EVENTS.c[name].type, UTCDateTime)
-        else "int"
-        if isinstance(EVENTS.c[name].type, Integer)
-        else "text"
-    )
-    for name in EVENT_COLUMNS
-}
 _EVENT_DATETIMES = _positions(EVENTS, EVENT_COLUMNS, UTCDateTime)
 _EVENT_RAW = EVENT_COLUMNS.index("raw")
 assert _positions(EVENTS, EVENT_COLUMNS, JSON) == (_EVENT_RAW,)
