@@ -39,11 +39,11 @@ def ingest_plan(sql: IngestSql, reports: Sequence[Report]) -> Plan:
     if not fresh:
         return results, []
     changes = yield from _merge_runs(sql, fresh)
-    yield sql.upsert_runs([change.after for change in changes])
-    for table, rows in rollup_rows(changes).items():
-        yield sql.upsert_rollup(table, rows)
-    if sql.is_postgresql:
-        yield Query(NOTIFY_SQL, (RUNS_CHANNEL, notify_payloads([c.after["id"] for c in changes])))
+    runs = [change.after for change in changes]
+    notify = (RUNS_CHANNEL, notify_payloads([run["id"] for run in runs]))
+    # Not ``yield from``: the driver sends each step's rows, which a list cannot take.
+    for step in sql.write_steps(runs, rollup_rows(changes), notify):  # noqa: UP028
+        yield step
     return results, changes
 
 
@@ -53,15 +53,11 @@ RUNS_CHANNEL = "installstats_runs"
 NOTIFY_PAYLOAD_BYTES = 7500
 
 
-# A NOTIFY sent inside a transaction is delivered only when it commits, and never if it
-# rolls back: listeners hear exactly of committed changes, after the commit. Ids go as
-# JSON lists, chunked so that each payload stays under NOTIFY_PAYLOAD_BYTES.
-NOTIFY_SQL = "SELECT pg_notify($1, payload) FROM unnest($2::text[]) AS payload"
-
-
 def notify_payloads(run_ids: Sequence[str], limit: int = NOTIFY_PAYLOAD_BYTES) -> list[str]:
     """``run_ids`` as JSON lists of at most ``limit`` bytes each (an id is at most 160
-    characters, so one always fits)."""
+    characters, so one always fits). On PostgreSQL the batch's write statement sends
+    them: a NOTIFY inside a transaction is delivered only when it commits, never if it
+    rolls back, so listeners hear exactly of committed changes, after the commit."""
     payloads: list[str] = []
     chunk: list[str] = []
     size = 2  # the brackets

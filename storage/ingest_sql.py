@@ -67,9 +67,7 @@ class IngestSql:
     """Every statement of one ingest batch, for one dialect."""
 
     dialect: str
-    _upsert_runs: str
     select_run_events: str
-    _upsert_rollup: dict[Table, str]
     to_stored: Callable[[Any], Any]  # a datetime as the driver binds it
     from_stored: Callable[[Any], Any]  # a stored datetime as an aware UTC datetime
 
@@ -99,19 +97,32 @@ class IngestSql:
         values[_EVENT_RAW] = json_text(values[_EVENT_RAW])
         return tuple(values)
 
-    def upsert_runs(self, runs: Sequence[dict[str, Any]]) -> Step:
-        return self._rows_step(self._upsert_runs, [self._run_row(run) for run in runs])
-
-    def upsert_rollup(self, table: Table, rows: Sequence[RollupRow]) -> Step:
-        converted = [self._rollup_row(table, row) for row in rows]
-        return self._rows_step(self._upsert_rollup[table], converted)
-
-    def _rows_step(self, sql: str, rows: list[Row]) -> Step:
-        """SQLite runs the statement per row in-process; PostgreSQL takes the rows as one
-        array per column (unnest): one execution instead of one per row."""
-        if self.is_postgresql:
-            return Query(sql, tuple(list(column) for column in zip(*rows, strict=True)))
-        return ExecuteMany(sql, rows)
+    def write_steps(
+        self,
+        runs: Sequence[dict[str, Any]],
+        rollups: dict[Table, list[RollupRow]],
+        notify: tuple[str, list[str]] | None = None,
+    ) -> list[Step]:
+        """Upsert the merged runs, add the rollup deltas and (PostgreSQL) notify
+        ``(channel, payloads)``. SQLite runs each statement per row in-process;
+        PostgreSQL gets one statement for all of it — each table's rows as one array
+        per column (unnest), the tables as data-modifying CTEs — so the batch's writes
+        cost one round trip and one execution per table, not one per row."""
+        tables = [(RUNS, [self._run_row(run) for run in runs])] + [
+            (table, [self._rollup_row(table, row) for row in rollups.get(table, ())])
+            for table in ROLLUP_KEYS
+        ]
+        assert [table for table, _ in tables] == list(_WRITTEN)
+        if not self.is_postgresql:
+            return [ExecuteMany(_upserts("sqlite")[table], rows) for table, rows in tables if rows]
+        params: list[Any] = []
+        for table, rows in tables:
+            width = sum(map(len, _WRITTEN[table]))
+            columns = list(zip(*rows, strict=True)) if rows else [()] * width
+            params.extend(list(column) for column in columns)
+        channel, payloads = notify if notify is not None else ("", [])
+        params += [channel, payloads]
+        return [Query(_postgres_writes(), tuple(params))]
 
     def _run_row(self, run: dict[str, Any]) -> Row:
         values = [run[name] for name in RUN_COLUMNS]
@@ -153,15 +164,10 @@ def ingest_sql(dialect: str) -> IngestSql:
     postgresql = dialect == "postgresql"
     return IngestSql(
         dialect=dialect,
-        _upsert_runs=_upsert(dialect, RUNS, ("id",), RUN_COLUMNS[1:], _replace),
         select_run_events=(
             f"SELECT {', '.join(RUN_EVENT_COLUMNS)} FROM events WHERE run_id = "
             f"{'$1' if postgresql else '?'}"
         ),
-        _upsert_rollup={
-            table: _upsert(dialect, table, ROLLUP_KEYS[table], ROLLUP_MEASURES[table], _add)
-            for table in ROLLUP_KEYS
-        },
         to_stored=_identity if postgresql else sqlite_datetime,
         from_stored=_postgres_from_stored if postgresql else _sqlite_from_stored,
     )
@@ -201,6 +207,29 @@ def _select_runs(dialect: str, count: int) -> str:
     return f"SELECT {names} FROM runs WHERE id IN ({_placeholders(dialect, count)})"
 
 
+@cache
+def _upserts(dialect: str) -> dict[Table, str]:
+    """The upsert of each written table; PostgreSQL's parameters numbered on from the
+    previous table's, for the combined statement."""
+    statements: dict[Table, str] = {}
+    start = 1
+    for table, (keys, others) in _WRITTEN.items():
+        update = _replace if table is RUNS else _add
+        statements[table] = _upsert(dialect, table, keys, others, update, start)
+        if dialect == "postgresql":
+            start += len(keys) + len(others)
+    return statements
+
+
+@cache
+def _postgres_writes() -> str:
+    upserts = _upserts("postgresql")
+    written = ",\n".join(f"{table.name}_written AS ({sql})" for table, sql in upserts.items())
+    count = sum(len(keys) + len(others) for keys, others in _WRITTEN.values())
+    notify = f"SELECT pg_notify(${count + 1}, payload) FROM unnest(${count + 2}::text[]) AS payload"
+    return f"WITH {written}\n{notify}"
+
+
 def _replace(table: Table, name: str) -> str:
     return f"{name} = excluded.{name}"
 
@@ -215,13 +244,14 @@ def _upsert(
     keys: tuple[str, ...],
     others: tuple[str, ...],
     update: Callable[[Table, str], str],
+    start: int = 1,
 ) -> str:
     """Insert rows, or update the others columns of the row with the same keys."""
     columns = keys + others
     names = ", ".join(columns)
     if dialect == "postgresql":
         arrays = ", ".join(
-            f"${n}::{_postgres_type(table, name)}[]" for n, name in enumerate(columns, 1)
+            f"${n}::{_postgres_type(table, name)}[]" for n, name in enumerate(columns, start)
         )
         source = f"SELECT * FROM unnest({arrays})"
     else:
@@ -259,4 +289,9 @@ assert _positions(EVENTS, EVENT_COLUMNS, JSON) == (_EVENT_RAW,)
 _RUN_DATETIMES = _positions(RUNS, RUN_COLUMNS, UTCDateTime)
 _RUN_DATETIME_NAMES = tuple(RUN_COLUMNS[i] for i in _RUN_DATETIMES)
 _RUN_BOOLEAN_NAMES = tuple(RUN_COLUMNS[i] for i in _positions(RUNS, RUN_COLUMNS, Boolean))
+# The tables a batch writes, in statement order, with their key and updated columns.
+_WRITTEN: dict[Table, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    RUNS: (("id",), RUN_COLUMNS[1:]),
+    **{table: (ROLLUP_KEYS[table], ROLLUP_MEASURES[table]) for table in ROLLUP_KEYS},
+}
 _ROLLUP_BUCKET = {table: ROLLUP_KEYS[table].index("bucket_start") for table in ROLLUP_KEYS}
