@@ -14,7 +14,7 @@ import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any
 
 import orjson
@@ -69,6 +69,7 @@ class IngestSql:
     dialect: str
     select_run_events: str
     to_stored: Callable[[Any], Any]  # a datetime as the driver binds it
+    bucket_to_stored: Callable[[Any], Any]  # the same, for the few rollup bucket starts
     from_stored: Callable[[Any], Any]  # a stored datetime as an aware UTC datetime
 
     @property
@@ -142,7 +143,7 @@ class IngestSql:
 
     def _rollup_row(self, table: Table, row: RollupRow) -> Row:
         index = _ROLLUP_BUCKET[table]
-        return (*row[:index], self.to_stored(row[index]), *row[index + 1 :])
+        return (*row[:index], self.bucket_to_stored(row[index]), *row[index + 1 :])
 
 
 def _sqlite_from_stored(value: Any) -> datetime | None:
@@ -169,6 +170,7 @@ def ingest_sql(dialect: str) -> IngestSql:
             f"{'$1' if postgresql else '?'}"
         ),
         to_stored=_identity if postgresql else sqlite_datetime,
+        bucket_to_stored=_identity if postgresql else lru_cache(maxsize=4096)(sqlite_datetime),
         from_stored=_postgres_from_stored if postgresql else _sqlite_from_stored,
     )
 
