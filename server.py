@@ -54,10 +54,7 @@ async def _storage(app: web.Application) -> AsyncIterator[None]:
     if settings.migrate_on_start:
         await upgrade_to_head(database.writer)
     writer = IngestWriter(
-        database,
-        queue_size=settings.ingest_queue_size,
-        batch_size=settings.ingest_batch_size,
-        connections=settings.ingest_connections,
+        database, queue_size=settings.ingest_queue_size, batch_size=settings.ingest_batch_size
     )
     app[DATABASE] = database
     app[WRITER] = writer

@@ -51,15 +51,6 @@ class Settings(BaseSettings):
     ingest_batch_size: int = Field(
         default=256, ge=1, description="Most reports committed in one group-commit transaction."
     )
-    ingest_connections: int = Field(
-        default=2,
-        ge=1,
-        le=16,
-        description=(
-            "PostgreSQL connections committing ingest batches concurrently (SQLite always "
-            "has one writer)."
-        ),
-    )
     analytics_use_rollups: bool = Field(
         default=True,
         description=(

@@ -8,6 +8,7 @@ a 2xx always means stored. The queue is bounded: when it is full the caller gets
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Callable, Sequence
 
 import structlog
@@ -39,17 +40,12 @@ class IngestWriter:
         *,
         queue_size: int,
         batch_size: int,
-        connections: int = 1,
     ) -> None:
-        # SQLite has one writer at a time whatever we do; on PostgreSQL a second
-        # connection commits one batch while the next is being merged (same-run merges
-        # are serialised by advisory locks, as between replicas).
-        count = 1 if database.dialect == "sqlite" else connections
-        self._drivers: list[IngestDriver] = [open_ingest_driver(database) for _ in range(count)]
+        self._driver: IngestDriver = open_ingest_driver(database)
         self._queue: asyncio.Queue[Pending | None] = asyncio.Queue(maxsize=queue_size)
         self._batch_size = batch_size
         self._listeners: list[CommitListener] = []
-        self._tasks: list[asyncio.Task[None]] = []
+        self._task: asyncio.Task[None] | None = None
         self._closing = False
 
     def add_commit_listener(self, listener: CommitListener) -> None:
@@ -61,20 +57,17 @@ class IngestWriter:
         return self._queue.qsize()
 
     def start(self) -> None:
-        self._tasks = [
-            asyncio.create_task(self._run(driver), name=f"ingest-writer-{n}")
-            for n, driver in enumerate(self._drivers)
-        ]
+        self._task = asyncio.create_task(self._run(), name="ingest-writer")
 
     async def close(self) -> None:
         """Commit everything already queued, then stop."""
         self._closing = True
-        if self._tasks:
-            for _ in self._tasks:  # one stop mark each, behind every queued report
-                await self._queue.put(None)
-            await asyncio.gather(*self._tasks)
-        for driver in self._drivers:
-            await driver.close()
+        if self._task is None:
+            return
+        with contextlib.suppress(asyncio.QueueFull):
+            self._queue.put_nowait(None)
+        await self._task
+        await self._driver.close()
 
     async def submit(self, report: Report) -> Accepted:
         return (await self.submit_many([report]))[0]
@@ -90,7 +83,7 @@ class IngestWriter:
             self._queue.put_nowait((report, future))
         return list(await asyncio.gather(*futures))
 
-    async def _run(self, driver: IngestDriver) -> None:
+    async def _run(self) -> None:
         stopping = False
         while not stopping:
             first = await self._queue.get()
@@ -103,16 +96,20 @@ class IngestWriter:
                     stopping = True
                     break
                 batch.append(item)
-            await self._commit(driver, batch)
+            await self._commit(batch)
+        while not self._queue.empty():  # reports that raced with close()
+            item = self._queue.get_nowait()
+            if item is not None:
+                await self._commit([item])
 
-    async def _commit(self, driver: IngestDriver, batch: list[Pending]) -> None:
+    async def _commit(self, batch: list[Pending]) -> None:
         try:
-            results, changes = await driver.apply([report for report, _ in batch])
+            results, changes = await self._driver.apply([report for report, _ in batch])
         except Exception as exc:
             if len(batch) > 1:
                 # Isolate the report at fault so the others still commit.
                 for item in batch:
-                    await self._commit(driver, [item])
+                    await self._commit([item])
                 return
             log.warning("ingest_failed", error=type(exc).__name__, detail=str(exc)[:200])
             if not batch[0][1].done():
