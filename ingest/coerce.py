@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 from ingest.errors import ReportError
@@ -88,6 +89,55 @@ def as_int(
             "out_of_range", f"{field} must be between {low} and {high}, got {_shown(value)}", field
         )
     return result
+
+
+Parser = Callable[[str, object], object]
+"""(field name, raw value) -> the column value, or None for "no value"."""
+TextParser = Callable[[str, object], str | None]
+
+
+def text_parser(max_len: int, *, lower: bool = False) -> TextParser:
+    """``as_text`` (lower-cased when asked) with an exact ``str`` handled inline.
+
+    Reports are almost all strings of the right length, so the common case costs one
+    call; anything else takes ``as_text`` and gets exactly its answer or error.
+    """
+
+    def parse(field: str, value: object) -> str | None:
+        if type(value) is not str:
+            text = as_text(field, value, max_len)
+        else:
+            text = value.strip()
+            if len(text) > max_len:
+                raise ReportError("too_long", f"{field} is longer than {max_len} characters", field)
+        if not text:
+            return None
+        return text.lower() if lower else text
+
+    return parse
+
+
+def int_parser(low: int, high: int, unit_base: str | None = None) -> Parser:
+    """``as_int`` with an in-range ``int`` (or plain ASCII digits) handled inline."""
+
+    def parse(field: str, value: object) -> object:
+        if type(value) is int:
+            if low <= value <= high:
+                return value
+        elif type(value) is str and len(value) <= 10 and value.isascii() and value.isdigit():
+            number = int(value)
+            if low <= number <= high:
+                return number
+        return as_int(field, value, low, high, unit_base)
+
+    return parse
+
+
+def parse_bool(field: str, value: object) -> object:
+    """``as_bool`` with a real boolean handled inline."""
+    if type(value) is bool:
+        return value
+    return as_bool(field, value)
 
 
 def _parse_number_text(field: str, text: str, unit_base: str | None) -> float:

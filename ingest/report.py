@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from collections.abc import Callable, Mapping
+from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -17,10 +18,19 @@ from typing import Any
 import orjson
 
 from ingest import coerce
+from ingest.coerce import Parser
 from ingest.errors import ReportError
 from ingest.exit_codes import category_for, infer_exit_code_from_text
 from ingest.scrub import scrub_error_text
-from ingest.statuses import STATUS_PRIORITY, Outcome, is_terminal, normalise_status, outcome_for
+from ingest.statuses import (
+    KNOWN_RAW_STATUSES,
+    STATUS_PRIORITY,
+    TERMINAL_STATUSES,
+    Outcome,
+    is_terminal,
+    normalise_status,
+    outcome_for,
+)
 
 SOURCES = frozenset(
     {
@@ -35,27 +45,29 @@ SOURCES = frozenset(
 )
 UPDATE_SOURCES = frozenset({"update", "graphql:update"})
 
-Parser = Callable[[str, object], object]
+# Rules of the text and integer fields, so that hot loops can check the common value
+# inline and call the parser only for anything else.
+_TEXT_RULES: dict[Parser, tuple[int, bool]] = {}  # parser -> (max_len, lower)
+_INT_RANGES: dict[Parser, tuple[int, int]] = {}  # parser -> (low, high)
 
 
-def _text(max_len: int) -> Parser:
-    return lambda name, value: coerce.as_text(name, value, max_len)
-
-
-def _lower(max_len: int) -> Parser:
-    def parse(name: str, value: object) -> object:
-        text = coerce.as_text(name, value, max_len)
-        return None if text is None else text.lower()
-
+def _text(max_len: int, lower: bool = False) -> Parser:
+    parse = coerce.text_parser(max_len, lower=lower)
+    _TEXT_RULES[parse] = (max_len, lower)
     return parse
 
 
+def _lower(max_len: int) -> Parser:
+    return _text(max_len, lower=True)
+
+
 def _int(low: int, high: int, unit_base: str | None = None) -> Parser:
-    return lambda name, value: coerce.as_int(name, value, low, high, unit_base)
+    parse = coerce.int_parser(low, high, unit_base)
+    _INT_RANGES[parse] = (low, high)
+    return parse
 
 
-def _bool(name: str, value: object) -> object:
-    return coerce.as_bool(name, value)
+_bool = coerce.parse_bool
 
 
 # raw key -> (run column, parser). Several keys may feed one column (aliases of the
@@ -152,7 +164,7 @@ def build_report(
     if source not in SOURCES:
         raise ValueError(f"unknown source {source!r}")
     kind = "UPDATE" if source in UPDATE_SOURCES else "INSTALL"
-    stored = _known_raw_fields(raw)
+    stored, payload = _known_raw_fields(raw)
     random_id = _identifier("random_id", stored.get("random_id"))
     execution_id = _identifier("execution_id", stored.get("execution_id"))
     run_key = execution_id or random_id
@@ -167,70 +179,150 @@ def build_report(
         raise ReportError("missing_field", "nsapp (the app slug) is required", "nsapp")
     status_raw, status = _status(stored, values, kind)
     _apply_error(stored, values, status)
-    client_time = coerce.as_timestamp("timestamp", stored.get("timestamp"))
+    timestamp = stored.get("timestamp")
+    client_time = None if timestamp is None else coerce.as_timestamp("timestamp", timestamp)
     event_time = received_at if client_time is None or client_time > received_at else client_time
     run_id = f"update:{run_key}" if kind == "UPDATE" else run_key
-    report = Report(
-        source=source,
-        kind=kind,
-        run_id=run_id,
-        random_id=random_id,
-        execution_id=execution_id,
-        status_raw=status_raw,
-        status=status,
-        received_at=received_at,
-        client_time=client_time,
-        event_time=event_time,
-        raw=stored,
-        values=values,
+    if payload is None:
+        payload = _dedup_payload(stored)
+    dedup_key = hashlib.sha256(f"{kind}|{run_id}|".encode() + payload).hexdigest()[:32]
+    return Report(
+        source,
+        kind,
+        run_id,
+        random_id,
+        execution_id,
+        status_raw,
+        status,
+        received_at,
+        client_time,
+        event_time,
+        stored,
+        values,
+        dedup_key,
+        order_key(event_time, status, dedup_key),
     )
-    report.dedup_key = _dedup_key(report)
-    report.order_key = order_key(event_time, status, report.dedup_key)
-    return report
 
 
 def order_key(event_time: datetime, status: str, dedup_key: str) -> str:
-    """Total order of a run's events: event time, then status priority, then content."""
-    return f"{event_time:%Y-%m-%dT%H:%M:%S.%f}|{STATUS_PRIORITY[status]}|{dedup_key}"
+    """Total order of a run's events: event time, then status priority, then content.
+
+    The time is the datetime's own fields as ``%Y-%m-%dT%H:%M:%S.%f`` (stored keys depend
+    on it); %-formatting them is several times cheaper than strftime.
+    """
+    if event_time.year < 1000:  # strftime does not pad such years; keep its spelling
+        return f"{event_time:%Y-%m-%dT%H:%M:%S.%f}|{STATUS_PRIORITY[status]}|{dedup_key}"
+    return "%04d-%02d-%02dT%02d:%02d:%02d.%06d|%d|%s" % (  # noqa: UP031
+        event_time.year,
+        event_time.month,
+        event_time.day,
+        event_time.hour,
+        event_time.minute,
+        event_time.second,
+        event_time.microsecond,
+        STATUS_PRIORITY[status],
+        dedup_key,
+    )
 
 
-def _known_raw_fields(raw: Mapping[str, object]) -> dict[str, Any]:
-    """Known fields as sent (unknown ones are dropped: they may hold anything)."""
+def _dedup_payload(stored: dict[str, Any]) -> bytes:
+    """The stored fields as canonical JSON: what the dedup key hashes (never change it)."""
+    return orjson.dumps(stored, option=orjson.OPT_SORT_KEYS, default=str)
+
+
+def _known_raw_fields(raw: Mapping[str, object]) -> tuple[dict[str, Any], bytes | None]:
+    """Known fields as sent (unknown ones are dropped: they may hold anything), and their
+    dedup payload when it is already final."""
+    if KNOWN_KEYS.issuperset(raw):
+        stored = dict(raw)
+    else:
+        stored = {key: value for key, value in raw.items() if key in KNOWN_KEYS}
     # PostgreSQL text cannot hold NUL; both stores get the same replacement character.
-    # Identifiers keep theirs, so that they are refused as not printable.
-    stored = {
-        key: value.replace("\x00", "\ufffd")
-        if isinstance(value, str) and key not in IDENTITY_KEYS
-        else value
-        for key, value in raw.items()
-        if key in KNOWN_KEYS
-    }
+    # Identifiers keep theirs, so that they are refused as not printable. The canonical
+    # JSON shows any NUL as \u0000, so it doubles as a scan of every value for one.
+    try:
+        payload: bytes | None = _dedup_payload(stored)
+    except orjson.JSONEncodeError:
+        payload = None  # raised again, after validation, where it always was
+    if payload is None or b"\\u0000" in payload:
+        payload = None
+        for key, value in stored.items():
+            if isinstance(value, str) and "\x00" in value and key not in IDENTITY_KEYS:
+                stored[key] = value.replace("\x00", "\ufffd")
     error = stored.get("error")
-    if isinstance(error, str):
-        stored["error"] = scrub_error_text(error[:MAX_ERROR_CHARS])
-    return stored
+    if isinstance(error, str) and error:
+        scrubbed = scrub_error_text(error[:MAX_ERROR_CHARS])
+        if scrubbed != error:
+            stored["error"] = scrubbed
+            payload = None
+    return stored, payload
+
+
+_IDENTIFIER_TEXT = coerce.text_parser(128)
+_STATUS_TEXT = coerce.text_parser(32)
+_ERROR_TEXT = coerce.text_parser(MAX_ERROR_CHARS)
 
 
 def _identifier(name: str, value: object) -> str | None:
-    text = coerce.as_text(name, value, 128)
+    if value is None:
+        return None
+    text = _IDENTIFIER_TEXT(name, value)
     if text is not None and not text.isprintable():
         raise ReportError("invalid_identifier", f"{name} must be printable text", name)
     return text
 
 
+# FIELDS as flat tuples in its order, which decides the alias that wins and the bad
+# field that is reported first. Text and integer fields carry their rules, so that a
+# value that is already clean (the common case) is taken without calling its parser;
+# only a column fed by several keys needs the "first one wins" check.
+_FIELD_COUNT = Counter(column for column, _ in FIELDS.values())
+_FIELD_SPECS = tuple(
+    (
+        key,
+        column,
+        *_TEXT_RULES.get(parse, (0, False)),
+        *_INT_RANGES.get(parse, (1, 0)),  # an empty range for non-integer fields
+        _FIELD_COUNT[column] > 1,
+        parse,
+    )
+    for key, (column, parse) in FIELDS.items()
+)
+
+
 def _column_values(stored: Mapping[str, object]) -> dict[str, Any]:
     values: dict[str, Any] = {}
-    for key, (column, parse) in FIELDS.items():
-        if key not in stored:
+    get = stored.get
+    for key, column, max_len, lower, low, high, alias, parse in _FIELD_SPECS:
+        raw = get(key)
+        if raw is None:  # absent, or JSON null: every parser reads None as no value
             continue
-        value = parse(key, stored[key])
+        if max_len and type(raw) is str:
+            text = raw.strip()
+            if 0 < len(text) <= max_len:
+                if not alias or column not in values:
+                    values[column] = text.lower() if lower else text
+                continue
+            # empty (None) or too long (the parser's error): the parser says
+        elif type(raw) is int and low <= raw <= high:
+            if not alias or column not in values:
+                values[column] = raw
+            continue
+        value = parse(key, raw)
         if value is not None and column not in values:
             values[column] = value
     return values
 
 
+# Raw statuses exactly as clients spell them -> canonical status, looked up in one step.
+_EXACT_STATUSES = {raw: normalise_status(raw) for raw in KNOWN_RAW_STATUSES}
+
+
 def _status(stored: Mapping[str, object], values: dict[str, Any], kind: str) -> tuple[str, str]:
-    raw_status = coerce.as_text("status", stored.get("status"), 32)
+    sent = stored.get("status")
+    if type(sent) is str and (known := _EXACT_STATUSES.get(sent)) is not None:
+        return sent, known
+    raw_status = _STATUS_TEXT("status", sent)
     if raw_status is None:
         exit_code = values.get("exit_code")
         if kind == "UPDATE" and exit_code is not None:
@@ -248,23 +340,20 @@ def _status(stored: Mapping[str, object], values: dict[str, Any], kind: str) -> 
 
 def _apply_error(stored: Mapping[str, object], values: dict[str, Any], status: str) -> None:
     """Error text, and the exit code the previous client only sends as text."""
-    error = coerce.as_text("error", stored.get("error"), MAX_ERROR_CHARS)
+    raw_error = stored.get("error")
+    error = None if raw_error is None else _ERROR_TEXT("error", raw_error)
     # The previous client sends "Unknown error" even with "done": a success has no error
     # (the text stays in the stored event).
     if error is not None and status != "success":
         values["error"] = error
+    if status == "success" or status not in TERMINAL_STATUSES:
+        return  # neither inference nor a category applies
     if values.get("exit_code") is None and status == "failed":
         inferred = infer_exit_code_from_text(error)
         if inferred is not None:
             values["exit_code"] = inferred
             values["exit_code_inferred"] = True
-    if values.get("error_category") is None and is_terminal(status) and status != "success":
+    if values.get("error_category") is None:
         category = category_for(values.get("exit_code"))
         if category is not None:
             values["error_category"] = category
-
-
-def _dedup_key(report: Report) -> str:
-    payload = orjson.dumps(report.raw, option=orjson.OPT_SORT_KEYS, default=str)
-    digest = hashlib.sha256(f"{report.kind}|{report.run_id}|".encode() + payload)
-    return digest.hexdigest()[:32]

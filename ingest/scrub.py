@@ -122,6 +122,8 @@ def _mask_home(match: re.Match[str]) -> str:
 def _mask_ipv6(match: re.Match[str]) -> str:
     token = match[0]
     candidate = token.rstrip(".")
+    if candidate.count(":") < 2:
+        return token  # "57:" in "at line 57: ..." (every address has two colons)
     if not any(ch not in ":." for ch in candidate):
         return token  # "::" and friends are shell/C++ syntax, not addresses
     try:
@@ -139,19 +141,23 @@ def _scrub_once(text: str) -> str:
     # address that was glued to a user or host name; later rules see it in the
     # same pass. MAC runs before IPv6 (a MAC fits the IPv6 candidate syntax) and
     # IPv4 before e-mail, so that ``user@10.0.0.1`` becomes ``<email>``.
-    # The substring checks skip a whole regex scan for the common trace that
-    # cannot contain that kind of data at all.
+    # The pre-checks skip a whole regex scan for the common trace that cannot contain
+    # that kind of data: each tests something every match needs (a MAC has five equal
+    # separators, an IPv6 address two colons, an IPv4 address three dots, an e-mail
+    # domain a dot), so skipping never changes the result.
     if "/home/" in text or "/Users/" in text:
         text = _HOME_RE.sub(_mask_home, text)
     if "://" in text:
         text = _URL_RE.sub(_mask_url, text)
-    if ":" in text or "-" in text:
+    colons = text.count(":")
+    if colons >= 5 or text.count("-") >= 5:
         text = _MAC_RE.sub(MAC_MASK, text)
-    if ":" in text:
+        colons = text.count(":")
+    if colons >= 2:
         text = _IPV6_CANDIDATE_RE.sub(_mask_ipv6, text)
-    if "." in text:
+    if text.count(".") >= 3:
         text = _IPV4_RE.sub(IPV4_MASK, text)
-    if "@" in text:
+    if "@" in text and "." in text:
         text = _EMAIL_RE.sub(EMAIL_MASK, text)
     return text
 
