@@ -17,7 +17,7 @@ from ingest.report import build_report
 from rest.errors import error_response
 from service.jsonutil import json_response
 from service.keys import SETTINGS, WRITER
-from service.metrics import REPORTS_TOTAL
+from service.metrics import reports_counter
 from storage.ingest_batch import Accepted
 from storage.writer import Overloaded, WriterClosed
 
@@ -66,21 +66,21 @@ async def _ingest(request: web.Request, source: str, answer: Answer) -> web.Resp
     try:
         body = await request.read()
     except web.HTTPRequestEntityTooLarge:
-        REPORTS_TOTAL.labels(source=source, result="too_large").inc()
+        reports_counter(source, "too_large").inc()
         limit = request.app[SETTINGS].max_body_bytes
         return error_response(413, "body_too_large", f"request body is larger than {limit} bytes")
     try:
         report = build_report(source, parse_report_body(body), received_at)
     except BodyError as exc:
-        REPORTS_TOTAL.labels(source=source, result="malformed").inc()
+        reports_counter(source, "malformed").inc()
         return error_response(400, "malformed_json", exc.message)
     except ReportError as exc:
-        REPORTS_TOTAL.labels(source=source, result="invalid").inc()
+        reports_counter(source, "invalid").inc()
         return error_response(422, exc.code, exc.message, exc.field)
     try:
         accepted = await request.app[WRITER].submit(report)
     except (Overloaded, WriterClosed):
-        REPORTS_TOTAL.labels(source=source, result="overloaded").inc()
+        reports_counter(source, "overloaded").inc()
         return error_response(
             503,
             "overloaded",
@@ -88,14 +88,12 @@ async def _ingest(request: web.Request, source: str, answer: Answer) -> web.Resp
             headers={"Retry-After": RETRY_AFTER_SECONDS},
         )
     except Exception:  # the store failed this report's transaction: nothing was kept
-        REPORTS_TOTAL.labels(source=source, result="store_failed").inc()
+        reports_counter(source, "store_failed").inc()
         return error_response(
             503,
             "storage_unavailable",
             "the report could not be stored; retry later",
             headers={"Retry-After": RETRY_AFTER_SECONDS},
         )
-    REPORTS_TOTAL.labels(
-        source=source, result="duplicate" if accepted.duplicate else "stored"
-    ).inc()
+    reports_counter(source, "duplicate" if accepted.duplicate else "stored").inc()
     return answer(accepted)
