@@ -35,14 +35,12 @@ WIRE_NAMES = {
 
 
 def _wire_fields(report_input: ReportFields) -> dict[str, Any]:
-    raw: dict[str, Any] = {}
-    for name, value in vars(report_input).items():
-        if value is None:
-            continue
-        raw[WIRE_NAMES.get(name, name)] = (
-            value.isoformat() if isinstance(value, datetime) else value
-        )
-    return raw
+    wire = WIRE_NAMES.get
+    return {
+        wire(name, name): value.isoformat() if isinstance(value, datetime) else value
+        for name, value in vars(report_input).items()
+        if value is not None
+    }
 
 
 INPUT_NAMES = {wire: name for name, wire in WIRE_NAMES.items()}
