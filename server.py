@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Any, TypeGuard
 
+import orjson
 import structlog
 from aiohttp import web
 from sqlalchemy import text
@@ -28,6 +30,25 @@ log = structlog.get_logger(__name__)
 
 
 class InstallstatsGraphQLView(GraphQLView[Context, None]):
+    def decode_json(self, data: str | bytes) -> object:
+        """orjson (its errors are json.JSONDecodeError, which Strawberry answers 400);
+        the standard parser for what orjson refuses, such as integers beyond 64 bits."""
+        try:
+            return orjson.loads(data)
+        except orjson.JSONDecodeError:
+            return json.loads(data)
+
+    def encode_json(self, data: object) -> str | bytes:
+        # Text, not bytes: WebSocket messages must be text frames.
+        try:
+            return orjson.dumps(data).decode()
+        except TypeError:
+            return json.dumps(data, separators=(",", ":"))
+
+    def is_websocket_request(self, request: web.Request) -> TypeGuard[web.Request]:
+        # Strawberry's check builds a WebSocketResponse; only a GET can be an upgrade.
+        return request.method == "GET" and super().is_websocket_request(request)
+
     async def get_context(self, request: web.Request, response: Any) -> Context:
         app = request.app
         return Context(
