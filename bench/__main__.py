@@ -40,7 +40,7 @@ def _ingest(store: str, url: str, bare: float, seconds: int, workdir: Path) -> l
     log = workdir / f"ingest-{store}.log"
     with processes.installstats(url, log) as (base, pid):
         ingest = run_wrk(f"{base}/telemetry", "telemetry.lua", seconds)
-        rss = processes.rss_mb(pid)
+        rss = processes.tree_rss_mb(pid)
         typename = run_wrk(f"{base}/graphql", "typename.lua", seconds)
         mutation = run_wrk(f"{base}/graphql", "mutation.lua", seconds)
     return [

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -100,3 +101,34 @@ def rss_mb(pid: int) -> float:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     raise RuntimeError("no VmRSS")
+
+
+def descendants(pid: int) -> list[int]:
+    """``pid``'s child processes, their children, and so on: a server's memory includes
+    any helper process it starts."""
+    parents: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        parent = int(stat.rsplit(")", 1)[1].split()[1])
+        parents.setdefault(parent, []).append(int(entry.name))
+    found: list[int] = []
+    waiting = [pid]
+    while waiting:
+        children = parents.get(waiting.pop(), [])
+        found += children
+        waiting += children
+    return found
+
+
+def tree_rss_mb(pid: int) -> float:
+    """RSS of ``pid`` and any process it started (pages they share are counted in each)."""
+    total = 0.0
+    for member in [pid, *descendants(pid)]:
+        with contextlib.suppress(OSError, RuntimeError):  # it exited meanwhile
+            total += rss_mb(member)
+    return total
