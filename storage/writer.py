@@ -70,7 +70,14 @@ class IngestWriter:
         await self._driver.close()
 
     async def submit(self, report: Report) -> Accepted:
-        return (await self.submit_many([report]))[0]
+        """One report (the REST path): one future, no gather."""
+        if self._closing:
+            raise WriterClosed
+        if self._queue.full():
+            raise Overloaded
+        future: asyncio.Future[Accepted] = asyncio.get_running_loop().create_future()
+        self._queue.put_nowait((report, future))
+        return await future
 
     async def submit_many(self, reports: Sequence[Report]) -> list[Accepted]:
         if self._closing:
