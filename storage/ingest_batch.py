@@ -85,9 +85,12 @@ def _insert_new_events(
         first_of_key.setdefault(report.dedup_key, report)
     events = [_event_row(report) for report in first_of_key.values()]
     inserted: set[str] = set()
+    # On PostgreSQL the first insert also locks every run of the batch (storage/ingest_sql.py).
+    lock = list(dict.fromkeys(report.run_id for report in first_of_key.values()))
     for chunk in _chunks(events):
-        returned = yield Query(sql.insert_events(len(chunk)), sql.event_params(chunk))
+        returned = yield Query(sql.insert_events(len(chunk)), sql.event_params(chunk, lock))
         inserted.update(row[0] for row in returned or ())
+        lock = []
     fresh = [report for key, report in first_of_key.items() if key in inserted]
     results = [
         Accepted(
@@ -123,8 +126,6 @@ def _merge_runs(
     for report in fresh:
         by_run[report.run_id].append(report)
     run_ids = list(by_run)
-    if sql.is_postgresql:
-        yield Query(LOCK_RUNS_SQL, (run_ids,))
     stored: dict[str, RunState] = {}
     for chunk in _chunks(run_ids):
         rows = yield Query(
@@ -156,17 +157,6 @@ T = TypeVar("T")
 
 def _chunks(items: list[T]) -> list[list[T]]:
     return [items[i : i + CHUNK_ROWS] for i in range(0, len(items), CHUNK_ROWS)]
-
-
-# Serialise merges of the same run across replicas sharing one PostgreSQL: two replicas
-# may hold reports of one run at once; without this, both would fold onto the same
-# stored state and the second upsert would drop the first's report. SQLite needs
-# nothing: its single writer already serialises transactions. Locks are taken in one
-# global order (by key), so two batches cannot deadlock.
-LOCK_RUNS_SQL = (
-    "SELECT pg_advisory_xact_lock(k) FROM (SELECT DISTINCT hashtextextended(id, 0) AS k "
-    "FROM unnest($1::text[]) AS id ORDER BY k) AS keys"
-)
 
 
 def _stored_reports(sql: IngestSql, run_id: str, rows: Rows) -> list[Report]:

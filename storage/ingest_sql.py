@@ -83,12 +83,12 @@ class IngestSql:
     def select_runs(self, count: int) -> str:
         return _select_runs(self.dialect, count)
 
-    def event_params(self, events: Sequence[dict[str, Any]]) -> Row:
+    def event_params(self, events: Sequence[dict[str, Any]], lock: list[str]) -> Row:
         """Parameters of ``insert_events``: flat on SQLite, one array per column on
-        PostgreSQL (unnest)."""
+        PostgreSQL (unnest), then the run ids to lock."""
         converted = [self._event_row(event) for event in events]
         if self.is_postgresql:
-            return tuple(list(column) for column in zip(*converted, strict=True))
+            return (*(list(column) for column in zip(*converted, strict=True)), lock)
         return tuple(value for row in converted for value in row)
 
     def _event_row(self, event: dict[str, Any]) -> Row:
@@ -192,9 +192,25 @@ def _insert_events(dialect: str, count: int) -> str:
         )
         selected = ", ".join(f"{name}::json" if name == "raw" else name for name in EVENT_COLUMNS)
         source = f"SELECT {selected} FROM unnest({arrays}) AS batch({names})"
-    else:
-        row = f"({_placeholders(dialect, len(EVENT_COLUMNS))})"
-        source = "VALUES " + ", ".join([row] * count)
+        insert = (
+            f"INSERT INTO events ({names}) {source} "
+            "ON CONFLICT (dedup_key) DO NOTHING RETURNING dedup_key"
+        )
+        # Serialise merges of the same run across writers sharing one PostgreSQL: two
+        # may hold reports of one run at once; without a lock both would fold onto the
+        # same stored state and the second upsert would drop the first's report. The
+        # locks are taken in this statement (saving a round trip), before the next one
+        # reads the runs, in one global order (by key). SQLite's single writer needs none.
+        lock = (
+            "SELECT pg_advisory_xact_lock(k) FROM (SELECT DISTINCT hashtextextended(id, 0) "
+            f"AS k FROM unnest(${len(EVENT_COLUMNS) + 1}::text[]) AS id ORDER BY k) AS keys"
+        )
+        return (
+            f"WITH inserted AS ({insert}), locked AS ({lock}) "
+            "SELECT dedup_key FROM inserted WHERE (SELECT count(*) FROM locked) >= 0"
+        )
+    row = f"({_placeholders(dialect, len(EVENT_COLUMNS))})"
+    source = "VALUES " + ", ".join([row] * count)
     return (
         f"INSERT INTO events ({names}) {source} "
         "ON CONFLICT (dedup_key) DO NOTHING RETURNING dedup_key"
