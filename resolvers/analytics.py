@@ -278,7 +278,7 @@ def _error_bucket(bucket: errors.ErrorBucket, total: int) -> ErrorBucket:
         description=description,
         count=bucket.count,
         share=bucket.count / total,
-        apps=len(bucket.apps),
+        apps=bucket.apps,
         sample_error=bucket.sample_error,
     )
 

@@ -29,6 +29,7 @@ from storage.rollup_spec import (
     TABLES,
     VALUE,
 )
+from storage.rollup_tables import ROLLUP_GRAINS
 from storage.rollups import MISSING_TEXT
 
 Row = tuple[Any, ...]
@@ -40,8 +41,8 @@ _KEY_OF = {table.name: itemgetter(*KEY_COLUMNS[table.name]) for table in TABLES}
 def rollup_rows(
     runs: Sequence[RunState], hours: Sequence[Any], day_of: Callable[[Any], Any]
 ) -> dict[str, list[Row]]:
-    """Rows (key columns, then measures) of every rollup table for ``runs``, at both
-    grains, sorted by key.
+    """Rows (key columns, then measures) of every rollup table for ``runs``, at each of
+    its grains (storage/rollup_tables.py ROLLUP_GRAINS), sorted by key.
 
     ``hours[i]`` is the hour bucket of ``runs[i]`` and ``day_of`` gives an hour bucket's
     day, both in the form the store compares (see storage/bulk_rows.py).
@@ -66,40 +67,53 @@ def rollup_rows(
                 keys.append(key_of(source))
                 events.append(run["event_count"])
     return {
-        table: _both_grains(table, keys, events, day_of)
-        for table, (keys, events) in counted.items()
+        table: _all_grains(table, keys, events, day_of) for table, (keys, events) in counted.items()
     }
 
 
-def _both_grains(
+def _all_grains(
     table: str, keys: list[Row], events: list[int], day_of: Callable[[Any], Any]
 ) -> list[Row]:
-    """Hour rows and the day rows they sum to, with their measures."""
+    """Hour rows and the rows of the table's coarser grains they sum to, with their
+    measures, each coarser grain summed from the one before it."""
     with_events = "events" in MEASURES[table]
     columns = KEY_COLUMNS[table]
-    grain, bucket = columns.index(GRAIN), columns.index(BUCKET)
-    hour_runs = Counter(keys)
-    hour_events: Counter[Row] = Counter()
+    grain_at, bucket_at = columns.index(GRAIN), columns.index(BUCKET)
+    runs: Counter[Row] = Counter(keys)
+    measured: Counter[Row] = Counter()
     if with_events:
         for key, count in zip(keys, events, strict=True):
-            hour_events[key] += count
-    day_runs: Counter[Row] = Counter()
-    day_events: Counter[Row] = Counter()
-    days: dict[Any, Any] = {}
-    for key, count in hour_runs.items():
-        day_key = list(key)
-        day_key[grain] = "d"
-        hour = key[bucket]
-        day = days.get(hour)
-        day_key[bucket] = day = days[hour] = day_of(hour) if day is None else day
-        day_row = tuple(day_key)
-        day_runs[day_row] += count
-        if with_events:
-            day_events[day_row] += hour_events[key]
+            measured[key] += count
+    levels = [(runs, measured)]
+    for grain in ROLLUP_GRAINS[table][1:]:
+        finer_runs, finer_events = levels[-1]
+        coarser_of = day_of if grain == "d" else _month_of
+        coarser_runs: Counter[Row] = Counter()
+        coarser_events: Counter[Row] = Counter()
+        buckets: dict[Any, Any] = {}
+        for key, count in finer_runs.items():
+            coarser = list(key)
+            coarser[grain_at] = grain
+            bucket = key[bucket_at]
+            found = buckets.get(bucket)
+            coarser[bucket_at] = buckets[bucket] = coarser_of(bucket) if found is None else found
+            row = tuple(coarser)
+            coarser_runs[row] += count
+            if with_events:
+                coarser_events[row] += finer_events[key]
+        levels.append((coarser_runs, coarser_events))
     rows = [
         (*key, count, grain_events[key]) if with_events else (*key, count)
-        for grain_runs, grain_events in ((hour_runs, hour_events), (day_runs, day_events))
+        for grain_runs, grain_events in levels
         for key, count in grain_runs.items()
     ]
     rows.sort()
     return rows
+
+
+def _month_of(day: Any) -> Any:
+    """A day bucket's month, in the store's form: naive UTC text on SQLite (the form
+    storage/bulk_rows.py gives), an aware datetime on PostgreSQL."""
+    if isinstance(day, str):
+        return f"{day[:8]}01{day[10:]}"
+    return day.replace(day=1)

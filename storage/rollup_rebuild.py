@@ -3,14 +3,16 @@
 Live ingest moves rollup counts run by run (storage/rollups.py); ``rebuild_rollups``
 empties the rollup tables and refills them with one ``INSERT … SELECT … GROUP BY``
 per table, grain and dimension. Hour rows are counted from ``runs``; day rows are
-summed from the hour rows, which gives the same numbers (every run's day is its
-hour's day) from a far smaller input. Keys follow storage/rollup_spec.py ('' and -1
-for missing values) and buckets are spelled exactly as stored: on SQLite the text
-'YYYY-MM-DD HH:MM:SS.ffffff' that UTCDateTime writes, cut at the hour or day; on
-PostgreSQL ``date_trunc`` of the UTC value.
+summed from the hour rows and month rows from the day rows, which gives the same
+numbers (every run's day is its hour's day) from a far smaller input. Keys follow
+storage/rollup_spec.py ('' and -1 for missing values) and buckets are spelled exactly
+as stored: on SQLite the text 'YYYY-MM-DD HH:MM:SS.ffffff' that UTCDateTime writes,
+cut at the hour, day or month; on PostgreSQL ``date_trunc`` of the UTC value.
 """
 
 from __future__ import annotations
+
+from itertools import pairwise
 
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -27,17 +29,24 @@ from storage.rollup_spec import (
     TABLES,
     VALUE,
 )
+from storage.rollup_tables import ROLLUP_GRAINS
+
+_SQLITE_BUCKETS = {
+    "h": "substr({column}, 1, 13) || ':00:00.000000'",
+    "d": "substr({column}, 1, 10) || ' 00:00:00.000000'",
+    "m": "substr({column}, 1, 7) || '-01 00:00:00.000000'",
+}
+_POSTGRES_UNITS = {"h": "hour", "d": "day", "m": "month"}
 
 
 def bucket_sql(dialect: Dialect, column: str, grain: str) -> str:
-    """SQL for the start of ``column``'s UTC hour (``'h'``) or day (``'d'``)."""
+    """SQL for the start of ``column``'s UTC hour (``'h'``), day (``'d'``) or month
+    (``'m'``)."""
     if dialect.name == "sqlite":
         # Stored as naive UTC text with microseconds; SQLite compares that text, so
         # the bucket must be spelled the same way.
-        if grain == "h":
-            return f"substr({column}, 1, 13) || ':00:00.000000'"
-        return f"substr({column}, 1, 10) || ' 00:00:00.000000'"
-    unit = "hour" if grain == "h" else "day"
+        return _SQLITE_BUCKETS[grain].format(column=column)
+    unit = _POSTGRES_UNITS[grain]
     return f"date_trunc('{unit}', {column} AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'"
 
 
@@ -69,17 +78,19 @@ def _hour_rows(dialect: Dialect, table: str, dimension: str | None) -> str:
     )
 
 
-def _day_rows(dialect: Dialect, table: str, dimension: str | None) -> str:
-    """Day rows summed from the table's hour rows."""
+def _coarser_rows(
+    dialect: Dialect, table: str, dimension: str | None, grain: str, finer: str
+) -> str:
+    """Rows of ``grain`` summed from the table's rows of the next finer grain."""
     keys, measures = KEY_COLUMNS[table], MEASURES[table]
-    day = bucket_sql(dialect, BUCKET, "d")
-    constants = {GRAIN: "'d'", BUCKET: day}
+    bucket = bucket_sql(dialect, BUCKET, grain)
+    constants = {GRAIN: f"'{grain}'", BUCKET: bucket}
     if dimension is not None:
         constants[DIMENSION] = _literal(dimension)
     selected = [constants.get(key, key) for key in keys]
     selected += [f"SUM({measure})" for measure in measures]
-    grouped = [day if key == BUCKET else key for key in keys if key not in (GRAIN, DIMENSION)]
-    where = "grain = 'h'" + (f" AND dimension = {_literal(dimension)}" if dimension else "")
+    grouped = [bucket if key == BUCKET else key for key in keys if key not in (GRAIN, DIMENSION)]
+    where = f"grain = '{finer}'" + (f" AND dimension = {_literal(dimension)}" if dimension else "")
     return (
         f"INSERT INTO {table} ({', '.join(keys + measures)}) SELECT {', '.join(selected)} "
         f"FROM {table} WHERE {where} GROUP BY {', '.join(grouped)}"
@@ -94,7 +105,9 @@ def rebuild_statements(dialect: Dialect) -> list[str]:
         names = [d.value for d in ROLLED_UP_DIMENSIONS] if per_dimension else [None]
         for name in names:
             statements.append(_hour_rows(dialect, table.name, name))
-            statements.append(_day_rows(dialect, table.name, name))
+            grains = ROLLUP_GRAINS[table.name]
+            for finer, grain in pairwise(grains):
+                statements.append(_coarser_rows(dialect, table.name, name, grain, finer))
     return statements
 
 

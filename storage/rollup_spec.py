@@ -11,7 +11,13 @@ from __future__ import annotations
 
 from sqlalchemy import Table
 
-from storage.rollup_tables import ROLLUP_APP, ROLLUP_DIMENSION, ROLLUP_ERROR, ROLLUP_TOTAL
+from storage.rollup_tables import (
+    ROLLUP_APP,
+    ROLLUP_DIMENSION,
+    ROLLUP_ERROR,
+    ROLLUP_GRAINS,
+    ROLLUP_TOTAL,
+)
 from storage.rollups import MISSING_CODE, MISSING_TEXT
 
 TABLES: tuple[Table, ...] = (ROLLUP_TOTAL, ROLLUP_APP, ROLLUP_ERROR, ROLLUP_DIMENSION)
@@ -31,6 +37,12 @@ OUTCOME_FILTER = {ROLLUP_ERROR.name: "FAILED"}
 
 KEY_COLUMNS = {table.name: tuple(c.name for c in table.primary_key.columns) for table in TABLES}
 MEASURES = {table.name: tuple(n for n in ("runs", "events") if n in table.c) for table in TABLES}
+
+# Each grain's rows are summed from the grain before it (hours, then days, then months).
+_GRAIN_CHAINS = {("h", "d"), ("h", "d", "m")}
+for _name, _grains in ROLLUP_GRAINS.items():
+    if _grains not in _GRAIN_CHAINS:
+        raise RuntimeError(f"{_name}: grains {_grains} are none of {sorted(_GRAIN_CHAINS)}")
 
 for _table, _keys in KEY_COLUMNS.items():
     _unknown = set(_keys) - {GRAIN, BUCKET, DIMENSION, VALUE} - RUN_KEY_COLUMNS.keys()

@@ -16,11 +16,16 @@ from sqlmodel import Field, SQLModel
 
 from storage.types import UTCDateTime
 
+# SQLite stores each rollup in primary key order, without a rowid (migration 0005): a
+# range scan then reads one b-tree, and an upsert writes one.
+_CLUSTERED = {"sqlite_with_rowid": False}
+
 
 class RollupTotal(SQLModel, table=True):
     """Runs and events by kind and outcome: summary and time series without filters."""
 
     __tablename__ = "rollup_total"
+    __table_args__ = _CLUSTERED
 
     grain: str = Field(primary_key=True, max_length=1)
     bucket_start: datetime = Field(primary_key=True, sa_type=UTCDateTime)
@@ -34,6 +39,7 @@ class RollupApp(SQLModel, table=True):
     """Runs and events by app: appStats, and summaries filtered by app."""
 
     __tablename__ = "rollup_app"
+    __table_args__ = _CLUSTERED
 
     grain: str = Field(primary_key=True, max_length=1)
     bucket_start: datetime = Field(primary_key=True, sa_type=UTCDateTime)
@@ -48,6 +54,7 @@ class RollupError(SQLModel, table=True):
     """FAILED runs by app, exit code and category: the error histogram."""
 
     __tablename__ = "rollup_error"
+    __table_args__ = _CLUSTERED
 
     grain: str = Field(primary_key=True, max_length=1)
     bucket_start: datetime = Field(primary_key=True, sa_type=UTCDateTime)
@@ -67,6 +74,7 @@ class RollupDimension(SQLModel, table=True):
     """
 
     __tablename__ = "rollup_dimension"
+    __table_args__ = _CLUSTERED
 
     dimension: str = Field(primary_key=True, max_length=24)
     grain: str = Field(primary_key=True, max_length=1)
@@ -80,3 +88,14 @@ ROLLUP_TOTAL = RollupTotal.__table__  # type: ignore[attr-defined]
 ROLLUP_APP = RollupApp.__table__  # type: ignore[attr-defined]
 ROLLUP_ERROR = RollupError.__table__  # type: ignore[attr-defined]
 ROLLUP_DIMENSION = RollupDimension.__table__  # type: ignore[attr-defined]
+
+# The grains each table holds, by table name: what the bulk load and the rebuild write
+# and what the analytics read; live ingest (storage/rollups.py GRAINS) must write the
+# same. Month rows ("m") make appStats and errorHistogram over 30-90 days read ~3
+# month rows per key instead of ~90 day rows; they need ingest to write them too.
+ROLLUP_GRAINS: dict[str, tuple[str, ...]] = {
+    ROLLUP_TOTAL.name: ("h", "d"),
+    ROLLUP_APP.name: ("h", "d"),
+    ROLLUP_ERROR.name: ("h", "d"),
+    ROLLUP_DIMENSION.name: ("h", "d"),
+}

@@ -1,35 +1,35 @@
 """Counting runs by keys, outcome and time slot: the one engine behind every aggregate.
 
 A query is answered from the narrowest rollup whose columns cover its grouping and
-filter, for the whole hours and days of its range, plus the runs table for the partial
-hours at the edges; or entirely from the runs table when no rollup covers it (or when
-rollups are switched off, which the tests use to check one path against the other).
-Rollups store IN_PROGRESS for every open run; the read-time split into IN_PROGRESS and
-UNFINISHED is a correction from the (few) runs seen within the threshold.
+filter, for the whole hours of its range (as signed pieces of hours, days and months:
+storage/analytics/timeline.py), plus the runs table for the partial hours at the edges,
+in one statement (storage/analytics/count_sql.py); or entirely from the runs table when
+no rollup covers it (or when rollups are switched off, which the tests use to check one
+path against the other). Rollups store IN_PROGRESS for every open run; the read-time
+split into IN_PROGRESS and UNFINISHED is a correction from the (few) runs seen within
+the threshold.
 """
 
 from __future__ import annotations
 
 from bisect import bisect_right
-from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Table, and_, func, literal, or_, select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
-from sqlalchemy.sql.elements import ColumnElement
 
-from storage.analytics.filters import RunFilter, effective_outcome, run_conditions
-from storage.analytics.timeline import Decomposition, Span, bucket_index, decompose
+from storage.analytics import count_sql
+from storage.analytics.cubes import APP, ERROR, TOTAL, Cube, dimension_cube
+from storage.analytics.filters import OPEN_OUTCOMES, RunFilter, effective_outcome, run_conditions
+from storage.analytics.outcomes import OutcomeCounts
+from storage.analytics.timeline import GRAINS, Span, bucket_index, on_grain, plan
 from storage.dimensions import DIMENSIONS, Dimension
-from storage.rollup_tables import ROLLUP_APP, ROLLUP_DIMENSION, ROLLUP_ERROR, ROLLUP_TOTAL
-from storage.rollups import MISSING_CODE, MISSING_TEXT
 from storage.tables import RUNS
-from storage.types import UTCDateTime
 
-ANY_OUTCOME = "ANY"
 Keys = tuple[str | None, ...]
 Totals = dict[tuple[Keys, str, int | None], list[int]]
 
@@ -45,21 +45,25 @@ class CountQuery:
     failed_only: bool = False
     # False when the caller only sums runs: rows may then come unsplit (outcome ANY).
     by_outcome: bool = True
+    # A group_by dimension (not OUTCOME) to count rather than group by: rows then have
+    # the other keys, and ``distinct`` = how many of its values (missing excepted)
+    # have runs in the group. Not with time buckets.
+    distinct: Dimension | None = None
 
     @property
     def by_time(self) -> bool:
         return self.bucket_edges is not None
 
-    def edges_on(self, unit: str) -> bool:
-        """Every bucket edge is a UTC hour ("h") or day ("d") mark, so rollup rows of
-        that grain each fall in exactly one bucket."""
-        if self.bucket_edges is None:
-            return True
-        return all(
-            edge.minute == edge.second == edge.microsecond == 0
-            and (unit == "h" or edge.astimezone(UTC).hour == 0)
-            for edge in (edge.astimezone(UTC) for edge in self.bucket_edges)
-        )
+    def edges_on(self, grain: str) -> bool:
+        """Every bucket edge starts a UTC hour, day or month ("h", "d", "m"), so rollup
+        rows of that grain each fall in exactly one bucket."""
+        return self.bucket_edges is None or grain in _aligned(self.bucket_edges)
+
+
+@lru_cache(maxsize=64)
+def _aligned(edges: tuple[datetime, ...]) -> frozenset[str]:
+    """The grains every edge is on (a series asks once per grain; the edges repeat)."""
+    return frozenset(g for g in GRAINS if all(on_grain(edge, g) for edge in edges))
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,42 +73,14 @@ class CountRow:
     bucket: int | None  # index of the time bucket
     runs: int
     events: int
+    distinct: int = 0  # values of CountQuery.distinct that have runs here
 
 
 @dataclass(frozen=True, slots=True)
-class Cube:
-    table: Table
-    columns: dict[Dimension, str]
-    has_events: bool
-    has_outcome: bool = True
-    dimension: Dimension | None = None  # rollup_dimension rows for this dimension only
-
-    def column(self, dimension: Dimension) -> ColumnElement[Any]:
-        return self.table.c[self.columns[dimension]]
-
-
-_TOTAL = Cube(ROLLUP_TOTAL, {Dimension.KIND: "kind"}, has_events=True)
-_APP = Cube(ROLLUP_APP, {Dimension.KIND: "kind", Dimension.APP: "app"}, has_events=True)
-_ERROR = Cube(
-    ROLLUP_ERROR,
-    {
-        Dimension.KIND: "kind",
-        Dimension.APP: "app",
-        Dimension.EXIT_CODE: "exit_code",
-        Dimension.ERROR_CATEGORY: "error_category",
-    },
-    has_events=False,
-)
-
-
-def _dimension_cube(dimension: Dimension) -> Cube:
-    return Cube(
-        ROLLUP_DIMENSION,
-        {Dimension.KIND: "kind", dimension: "value"},
-        has_events=False,
-        has_outcome=False,
-        dimension=dimension,
-    )
+class OutcomeRow:
+    keys: Keys  # one per group_by dimension (OUTCOME may not be one)
+    bucket: int | None  # index of the time bucket
+    counts: OutcomeCounts
 
 
 def pick_cube(query: CountQuery) -> Cube | None:
@@ -115,12 +91,12 @@ def pick_cube(query: CountQuery) -> Cube | None:
         Dimension.KIND,
         Dimension.OUTCOME,
     }
-    if query.failed_only and needed <= set(_ERROR.columns):
-        return _ERROR
+    if query.failed_only and needed <= set(ERROR.columns):
+        return ERROR
     if not needed:
-        return _TOTAL
+        return TOTAL
     if needed == {Dimension.APP}:
-        return _APP
+        return APP
     unsplit = not (query.by_outcome or query.run_filter.outcomes or query.failed_only)
     if (
         len(needed) == 1
@@ -128,7 +104,7 @@ def pick_cube(query: CountQuery) -> Cube | None:
         and unsplit
         and Dimension.OUTCOME not in query.group_by
     ):
-        return _dimension_cube(needed.pop())
+        return dimension_cube(needed.pop())
     return None
 
 
@@ -137,22 +113,85 @@ async def count_runs(
 ) -> list[CountRow]:
     """Grouped counts; ``cutoff`` is when a silent open run turns UNFINISHED."""
     cube = pick_cube(query) if use_rollups else None
-    totals: Totals = defaultdict(lambda: [0, 0])
-    run_filter = query.run_filter
-    if query.failed_only:
-        if run_filter.outcomes and "FAILED" not in run_filter.outcomes:
-            return []
-        run_filter = replace(run_filter, outcomes=frozenset({"FAILED"}))
+    totals: Totals = {}
+    run_filter = _effective_filter(query)
+    if run_filter is None:
+        return []
     if cube is None:
         spans = [Span(run_filter.since, run_filter.until)]
         await _add_run_counts(conn, query, run_filter, spans, cutoff, totals)
-    else:
-        parts = decompose(run_filter.since, run_filter.until, query.edges_on("d"))
-        await _add_rollup_counts(conn, query, run_filter, cube, parts, totals)
-        await _add_run_counts(conn, query, run_filter, parts.raw, cutoff, totals)
-        if parts.rolled is not None and cube.has_outcome:
-            await _correct_open_runs(conn, query, run_filter, parts.rolled, cutoff, totals)
+        rows = _rows(query, run_filter, totals)
+        return rows if query.distinct is None else _collapse(query, rows)
+    if query.distinct is not None:
+        return await _distinct_counts(conn, query, run_filter, cube, cutoff)
+    await _add_counts(conn, query, run_filter, cube, cutoff, totals)
     return _rows(query, run_filter, totals)
+
+
+async def count_outcomes(
+    conn: AsyncConnection, query: CountQuery, cutoff: datetime, use_rollups: bool = True
+) -> list[OutcomeRow]:
+    """``count_runs`` with every outcome of a key (and bucket) in one row: what summary,
+    appStats and timeSeries read. Only keys with runs or events are returned."""
+    if Dimension.OUTCOME in query.group_by or query.distinct is not None:
+        raise ValueError("outcomes are the columns: OUTCOME and distinct are not keys here")
+    cube = pick_cube(query) if use_rollups else None
+    found: dict[tuple[Keys, int | None], OutcomeCounts] = {}
+    if cube is None:
+        for row in await count_runs(conn, query, cutoff, use_rollups=False):
+            counts = found.get((row.keys, row.bucket))
+            if counts is None:
+                counts = found[(row.keys, row.bucket)] = OutcomeCounts()
+            counts.add(row.outcome, row.runs, row.events)
+    else:
+        run_filter = _effective_filter(query)
+        if run_filter is None:
+            return []
+        width = len(query.group_by)
+        edges = query.bucket_edges
+        outcomes = slice(width + (edges is not None), -1)
+        dimensions = list(query.group_by)
+        for row in await _execute(conn, query, run_filter, cube, cutoff, dimensions, pivot=True):
+            bucket = None if edges is None else bisect_right(edges, row[width]) - 1
+            key = (tuple(row[:width]), bucket)
+            runs = [int(value or 0) for value in row[outcomes]]
+            events = int(row[-1] or 0)
+            counts = found.get(key)
+            if counts is None:
+                counts = found[key] = OutcomeCounts()
+            counts.add_all(runs, events)
+    return [
+        OutcomeRow(keys, bucket, counts)
+        for (keys, bucket), counts in found.items()
+        if counts.runs or counts.events or counts.any_outcome()
+    ]
+
+
+def _effective_filter(query: CountQuery) -> RunFilter | None:
+    """The filter with failed_only applied; None when it excludes every run."""
+    run_filter = query.run_filter
+    if query.failed_only:
+        if run_filter.outcomes and "FAILED" not in run_filter.outcomes:
+            return None
+        run_filter = replace(run_filter, outcomes=frozenset({"FAILED"}))
+    return run_filter
+
+
+def _collapse(query: CountQuery, rows: list[CountRow]) -> list[CountRow]:
+    """Rows with the ``distinct`` key summed away and its values counted."""
+    assert query.distinct is not None and not query.by_time
+    at = query.group_by.index(query.distinct)
+    merged: dict[tuple[Keys, str], list[int]] = {}
+    for row in rows:
+        keys = row.keys[:at] + row.keys[at + 1 :]
+        entry = merged.setdefault((keys, row.outcome), [0, 0, 0])
+        entry[0] += row.runs
+        entry[1] += row.events
+        entry[2] += row.keys[at] is not None
+    return [
+        CountRow(keys, outcome, None, runs, events, distinct)
+        for (keys, outcome), (runs, events, distinct) in merged.items()
+    ]
 
 
 def _rows(
@@ -179,83 +218,89 @@ def _plain_dimensions(query: CountQuery) -> list[Dimension]:
     return [d for d in query.group_by if d is not Dimension.OUTCOME]
 
 
-async def _add_rollup_counts(
+async def _add_counts(
     conn: AsyncConnection,
     query: CountQuery,
     run_filter: RunFilter,
     cube: Cube,
-    parts: Decomposition,
+    cutoff: datetime,
     totals: Totals,
 ) -> None:
-    table = cube.table
-    spans = [("h", span) for span in parts.hours] + [("d", span) for span in parts.days]
-    if not spans:
-        return
-    outcome = (
-        table.c.outcome
-        if cube.has_outcome and cube is not _ERROR
-        else literal("FAILED" if cube is _ERROR else ANY_OUTCOME)
+    """Rollup pieces, edge spans and the open-run correction: one statement."""
+    dimensions = _plain_dimensions(query)
+    width = len(dimensions)
+    edges = query.bucket_edges
+    for row in await _execute(conn, query, run_filter, cube, cutoff, dimensions):
+        keys: Keys = tuple(row[:width])
+        bucket = None if edges is None else bisect_right(edges, row[width + 1]) - 1
+        _add(totals, (keys, row[width], bucket), int(row[-2]), int(row[-1] or 0))
+
+
+async def _distinct_counts(
+    conn: AsyncConnection, query: CountQuery, run_filter: RunFilter, cube: Cube, cutoff: datetime
+) -> list[CountRow]:
+    """Counted with COUNT(DISTINCT …) over rollup rows that are all added; should a
+    subtracted piece hold rows after all (runs started after now), summed per value
+    first instead (count_sql.statement)."""
+    dimensions = _plain_dimensions(query)
+    width = len(dimensions) - 1
+    rows = list(await _execute(conn, query, run_filter, cube, cutoff, dimensions, exact=False))
+    if any(row[-1] for row in rows):
+        rows = list(await _execute(conn, query, run_filter, cube, cutoff, dimensions, exact=True))
+    return [
+        CountRow(tuple(row[:width]), row[width], None, int(row[-4]), int(row[-3] or 0), row[-2])
+        for row in rows
+        if row[-4] or row[-3]
+    ]
+
+
+async def _execute(
+    conn: AsyncConnection,
+    query: CountQuery,
+    run_filter: RunFilter,
+    cube: Cube,
+    cutoff: datetime,
+    dimensions: list[Dimension],
+    pivot: bool = False,
+    exact: bool = True,
+) -> Any:
+    grains = [grain for grain in cube.grains if query.edges_on(grain)]
+    correct = cube.splits_outcome and not (
+        run_filter.outcomes and not run_filter.outcomes & OPEN_OUTCOMES
     )
-    keys = [cube.column(d) for d in _plain_dimensions(query)]
-    slot = [table.c.bucket_start] if query.by_time else []
-    events = func.sum(table.c.events) if cube.has_events else literal(0)
-    statement = (
-        select(*keys, outcome, *slot, func.sum(table.c.runs), events)
-        .where(or_(*(_grain_span(table, grain, span) for grain, span in spans)))
-        .where(*_cube_conditions(cube, run_filter))
-        .group_by(
-            *keys, *([table.c.outcome] if cube.has_outcome and cube is not _ERROR else []), *slot
-        )
+    distinct = None if query.distinct is None else dimensions.index(query.distinct)
+    # COUNT(DISTINCT …) needs rows that are all added: no correction, no past piece
+    # subtracted (future ones hold no runs but are checked: see _distinct_counts).
+    fast_distinct = distinct is not None and not exact and not correct
+    found = plan(
+        run_filter.since,
+        run_filter.until,
+        grains,
+        datetime.now(UTC),
+        subtract_past=not fast_distinct,
     )
-    width = len(keys)
-    for row in await conn.execute(statement):
-        values = tuple(row)
-        row_keys = tuple(_from_rollup(value) for value in values[:width])
-        stored = values[width]
-        effective = "UNFINISHED" if stored == "IN_PROGRESS" else stored
-        bucket = _bucket_of(query, values[width + 1]) if query.by_time else None
-        entry = totals[(row_keys, effective, bucket)]
-        entry[0] += int(values[-2])
-        entry[1] += int(values[-1] or 0)
+    shape, params = count_sql.shape_and_params(
+        cube,
+        dimensions,
+        query.by_time,
+        run_filter,
+        found,
+        cutoff,
+        correct,
+        distinct=distinct,
+        exact_distinct=not fast_distinct,
+        pivot=pivot,
+    )
+    return await conn.execute(count_sql.statement(shape), params)
 
 
-def _from_rollup(value: Any) -> str | None:
-    if value in (MISSING_TEXT, MISSING_CODE):
-        return None
-    return str(value)
-
-
-def _grain_span(table: Table, grain: str, span: Span) -> ColumnElement[bool]:
-    conditions = [table.c.grain == grain]
-    if span.start is not None:
-        conditions.append(table.c.bucket_start >= literal(span.start, UTCDateTime()))
-    if span.end is not None:
-        conditions.append(table.c.bucket_start < literal(span.end, UTCDateTime()))
-    return and_(*conditions)
-
-
-def _cube_conditions(cube: Cube, run_filter: RunFilter) -> list[ColumnElement[bool]]:
-    conditions = []
-    if cube.dimension is not None:
-        conditions.append(cube.table.c.dimension == cube.dimension.value)
-    for dimension, accepted in run_filter.values.items():
-        column = cube.column(dimension)
-        if dimension is Dimension.EXIT_CODE and cube is _ERROR:
-            conditions.append(column.in_(sorted(_codes(accepted))))
-        else:
-            conditions.append(column.in_(sorted(accepted)))
-    if run_filter.outcomes and cube is not _ERROR:
-        conditions.append(cube.table.c.outcome.in_(sorted(run_filter.stored_outcomes())))
-    return conditions
-
-
-def _codes(accepted: frozenset[str]) -> set[int]:
-    return {int(value) for value in accepted if value.lstrip("-").isdigit()}
-
-
-def _bucket_of(query: CountQuery, moment: datetime) -> int:
-    assert query.bucket_edges is not None
-    return bisect_right(query.bucket_edges, moment) - 1
+def _add(totals: Totals, key: tuple[Keys, str, int | None], runs: int, events: int) -> None:
+    entry = totals.get(key)
+    if entry is None:
+        totals[key] = [runs, events]
+    else:
+        entry[0] += runs
+        entry[1] += events
 
 
 async def _add_run_counts(
@@ -280,36 +325,9 @@ async def _add_run_counts(
         for row in await conn.execute(statement):
             values = tuple(row)
             bucket = int(values[width + 1]) if query.by_time else None
-            entry = totals[(tuple(values[:width]), values[width], bucket)]
-            entry[0] += int(values[-2])
-            entry[1] += int(values[-1] or 0)
-
-
-async def _correct_open_runs(
-    conn: AsyncConnection,
-    query: CountQuery,
-    run_filter: RunFilter,
-    rolled: Span,
-    cutoff: datetime,
-    totals: Totals,
-) -> None:
-    """Rollups count every open run as UNFINISHED; move the recent ones to IN_PROGRESS."""
-    if run_filter.outcomes and not run_filter.outcomes & {"UNFINISHED", "IN_PROGRESS"}:
-        return
-    keys = [DIMENSIONS[d].sql() for d in _plain_dimensions(query)]
-    plain_filter = replace(run_filter, since=rolled.start, until=rolled.end, outcomes=frozenset())
-    statement = select(*keys, RUNS.c.started_at, RUNS.c.event_count).where(
-        RUNS.c.outcome == "IN_PROGRESS",
-        RUNS.c.last_seen_at >= literal(cutoff, UTCDateTime()),
-        *run_conditions(plain_filter, cutoff),
-    )
-    width = len(keys)
-    for row in await conn.execute(statement):
-        values = tuple(row)
-        row_keys = tuple(values[:width])
-        bucket = _bucket_of(query, values[width]) if query.by_time else None
-        events = int(values[width + 1])
-        for outcome, sign in (("IN_PROGRESS", 1), ("UNFINISHED", -1)):
-            entry = totals[(row_keys, outcome, bucket)]
-            entry[0] += sign
-            entry[1] += sign * events
+            _add(
+                totals,
+                (tuple(values[:width]), values[width], bucket),
+                int(values[-2]),
+                int(values[-1] or 0),
+            )

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
+from functools import lru_cache
+from typing import Any
 
-from sqlalchemy import Select, literal, select, union_all
+from sqlalchemy import Select, bindparam, literal_column, select, union_all
 from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.sql.selectable import CompoundSelect
 
+from storage.analytics.bound_filter import FilterShape, filter_params
 from storage.analytics.counts import CountQuery, count_runs
-from storage.analytics.filters import RunFilter, run_conditions
+from storage.analytics.filters import RunFilter
 from storage.dimensions import Dimension
 from storage.tables import RUNS
 
@@ -33,7 +37,7 @@ class ErrorBucket:
     # The runs-table columns and values this bucket stands for (None: no value).
     match: dict[str, object]
     count: int = 0
-    apps: set[str] = field(default_factory=set)
+    apps: int = 0  # apps with failed runs in the bucket
     sample_error: str | None = None
 
 
@@ -53,22 +57,23 @@ async def error_histogram(
     cutoff: datetime,
     use_rollups: bool = True,
 ) -> ErrorHistogramData:
-    group_by = (
-        (Dimension.ERROR_CATEGORY, Dimension.APP)
-        if by is ErrorGrouping.CATEGORY
-        else (Dimension.EXIT_CODE, Dimension.APP)
+    value = Dimension.ERROR_CATEGORY if by is ErrorGrouping.CATEGORY else Dimension.EXIT_CODE
+    per_app = by is ErrorGrouping.APP_EXIT_CODE
+    query = CountQuery(
+        run_filter,
+        group_by=(value, Dimension.APP),
+        failed_only=True,
+        distinct=None if per_app else Dimension.APP,
     )
-    query = CountQuery(run_filter, group_by=group_by, failed_only=True)
     buckets: dict[str, ErrorBucket] = {}
     total = 0
     for row in await count_runs(conn, query, cutoff, use_rollups):
-        value, app = row.keys
-        key = _key(by, value, app)
-        bucket = buckets.get(key) or buckets.setdefault(key, _new_bucket(by, value, app))
+        code_or_category, app = (row.keys[0], row.keys[1]) if per_app else (row.keys[0], None)
+        key = _key(by, code_or_category, app)
+        bucket = buckets.get(key) or buckets.setdefault(key, _new_bucket(by, code_or_category, app))
         bucket.count += row.runs
+        bucket.apps = int(app is not None) if per_app else bucket.apps + row.distinct
         total += row.runs
-        if app is not None:
-            bucket.apps.add(app)
     ranked = sorted(buckets.values(), key=lambda b: (-b.count, b.key))[:top]
     await _add_sample_errors(conn, run_filter, ranked, cutoff)
     return ErrorHistogramData(total, ranked, total - sum(b.count for b in ranked))
@@ -98,27 +103,37 @@ async def _add_sample_errors(
     part an index probe, so a histogram costs one round trip, not one per bucket."""
     if not buckets:
         return
-    parts = [
-        _latest_error(run_filter, bucket, cutoff, index) for index, bucket in enumerate(buckets)
-    ]
-    statement = union_all(*parts) if len(parts) > 1 else parts[0]
-    for index, error in await conn.execute(statement):
+    matches = tuple(
+        tuple((name, value is None) for name, value in bucket.match.items()) for bucket in buckets
+    )
+    params = filter_params(run_filter, cutoff)
+    for index, bucket in enumerate(buckets):
+        for name, value in bucket.match.items():
+            if value is not None:
+                params[f"m{index}_{name}"] = value
+    statement = _samples_statement(FilterShape.of(run_filter), matches)
+    for index, error in await conn.execute(statement, params):
         buckets[int(index)].sample_error = str(error).split("\n", 1)[0][:SAMPLE_CHARS]
 
 
+@lru_cache(maxsize=256)
+def _samples_statement(
+    shape: FilterShape, matches: tuple[tuple[tuple[str, bool], ...], ...]
+) -> CompoundSelect[Any] | Select[Any]:
+    """Built once per filter shape and bucket matches (column, value missing?)."""
+    parts = [_latest_error(shape, match, index) for index, match in enumerate(matches)]
+    return union_all(*parts) if len(parts) > 1 else parts[0]
+
+
 def _latest_error(
-    run_filter: RunFilter, bucket: ErrorBucket, cutoff: datetime, index: int
-) -> Select[int, str]:
-    conditions = [
-        *run_conditions(run_filter, cutoff),
-        RUNS.c.outcome == "FAILED",
-        RUNS.c.error.is_not(None),
-    ]
-    for name, value in bucket.match.items():
+    shape: FilterShape, match: tuple[tuple[str, bool], ...], index: int
+) -> Select[Any]:
+    conditions = [*shape.run_conditions(), RUNS.c.outcome == "FAILED", RUNS.c.error.is_not(None)]
+    for name, missing in match:
         column = RUNS.c[name]
-        conditions.append(column.is_(None) if value is None else column == value)
+        conditions.append(column.is_(None) if missing else column == bindparam(f"m{index}_{name}"))
     latest = (
-        select(literal(index).label("bucket"), RUNS.c.error)
+        select(literal_column(str(index)).label("bucket"), RUNS.c.error)
         .where(*conditions)
         .order_by(RUNS.c.started_at.desc(), RUNS.c.id.desc())
         .limit(1)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 Z_95 = 1.959963984540054
@@ -44,8 +45,25 @@ class OutcomeCounts:
     def add(self, outcome: str, runs: int, events: int = 0) -> None:
         self.runs += runs
         self.events += events
-        attribute = outcome.lower()
+        attribute = _ATTRIBUTES[outcome]
         setattr(self, attribute, getattr(self, attribute) + runs)
+
+    def add_all(self, runs: Sequence[int], events: int) -> None:
+        """Add runs of each of EFFECTIVE_OUTCOMES, in that order, and their events."""
+        success, failed, aborted, unknown, unfinished, in_progress = runs
+        self.runs += success + failed + aborted + unknown + unfinished + in_progress
+        self.events += events
+        self.success += success
+        self.failed += failed
+        self.aborted += aborted
+        self.unknown += unknown
+        self.unfinished += unfinished
+        self.in_progress += in_progress
+
+    def any_outcome(self) -> bool:
+        return any(
+            (self.success, self.failed, self.aborted, self.unknown, self.unfinished)
+        ) or bool(self.in_progress)
 
     @property
     def success_rate(self) -> Rate:
@@ -55,3 +73,13 @@ class OutcomeCounts:
     @property
     def failure_rate(self) -> Rate:
         return Rate(self.failed, self.success + self.failed)
+
+
+_ATTRIBUTES = {
+    "SUCCESS": "success",
+    "FAILED": "failed",
+    "ABORTED": "aborted",
+    "UNKNOWN": "unknown",
+    "UNFINISHED": "unfinished",
+    "IN_PROGRESS": "in_progress",
+}

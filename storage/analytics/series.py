@@ -9,7 +9,7 @@ from enum import Enum
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from storage.analytics.counts import CountQuery, Keys, count_runs
+from storage.analytics.counts import CountQuery, Keys, count_outcomes, count_runs
 from storage.analytics.durations import duration_percentiles
 from storage.analytics.filters import RunFilter
 from storage.analytics.outcomes import OutcomeCounts
@@ -41,11 +41,21 @@ async def time_series(
         run_filter, group_by=(group_by,) if group_by else (), bucket_edges=tuple(edges)
     )
     by_key: dict[str | None, list[OutcomeCounts]] = {}
-    for row in await count_runs(conn, query, cutoff, use_rollups):
-        key = row.keys[0] if group_by else ALL_KEY
-        points = by_key.setdefault(key, [OutcomeCounts() for _ in range(buckets)])
-        assert row.bucket is not None
-        points[row.bucket].add(row.outcome, row.runs, row.events)
+
+    def points_of(key: str | None) -> list[OutcomeCounts]:
+        points = by_key.get(key)
+        if points is None:
+            points = by_key[key] = [OutcomeCounts() for _ in range(buckets)]
+        return points
+
+    if group_by is Dimension.OUTCOME:  # outcomes as keys, not columns
+        for count in await count_runs(conn, query, cutoff, use_rollups):
+            assert count.bucket is not None
+            points_of(count.keys[0])[count.bucket].add(count.outcome, count.runs, count.events)
+    else:
+        for row in await count_outcomes(conn, query, cutoff, use_rollups):
+            assert row.bucket is not None
+            points_of(row.keys[0] if group_by else ALL_KEY)[row.bucket] = row.counts
     if group_by is None:
         return [
             SeriesData(ALL_KEY, by_key.get(ALL_KEY) or [OutcomeCounts() for _ in range(buckets)])

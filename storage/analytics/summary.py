@@ -8,7 +8,7 @@ from enum import Enum
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from storage.analytics.counts import CountQuery, count_runs
+from storage.analytics.counts import CountQuery, count_outcomes
 from storage.analytics.filters import RunFilter
 from storage.analytics.outcomes import OutcomeCounts, Rate
 from storage.dimensions import Dimension
@@ -17,11 +17,8 @@ from storage.dimensions import Dimension
 async def summarize(
     conn: AsyncConnection, *, run_filter: RunFilter, cutoff: datetime, use_rollups: bool = True
 ) -> OutcomeCounts:
-    counts = OutcomeCounts()
-    query = CountQuery(run_filter, events=True)
-    for row in await count_runs(conn, query, cutoff, use_rollups):
-        counts.add(row.outcome, row.runs, row.events)
-    return counts
+    rows = await count_outcomes(conn, CountQuery(run_filter, events=True), cutoff, use_rollups)
+    return rows[0].counts if rows else OutcomeCounts()
 
 
 class AppOrder(Enum):
@@ -49,13 +46,12 @@ async def app_counts(
     first: int,
     use_rollups: bool = True,
 ) -> list[AppCounts]:
-    apps: dict[str, AppCounts] = {}
     query = CountQuery(run_filter, group_by=(Dimension.APP,), events=True)
-    for row in await count_runs(conn, query, cutoff, use_rollups):
-        app = row.keys[0]
-        if app is not None:
-            apps.setdefault(app, AppCounts(app)).counts.add(row.outcome, row.runs, row.events)
-    kept = [entry for entry in apps.values() if entry.counts.runs >= min_runs]
+    kept = [
+        AppCounts(row.keys[0], row.counts)
+        for row in await count_outcomes(conn, query, cutoff, use_rollups)
+        if row.keys[0] is not None and row.counts.runs >= min_runs
+    ]
     return sort_apps(kept, order_by)[:first]
 
 
