@@ -92,10 +92,10 @@ ROLLUP_DIMENSION = RollupDimension.__table__  # type: ignore[attr-defined]
 # The grains each table holds, by table name: what the bulk load and the rebuild write
 # and what the analytics read; live ingest (storage/rollups.py GRAINS) must write the
 # same. Month rows ("m") make appStats and errorHistogram over 30-90 days read ~3
-# month rows per key instead of ~90 day rows; they need ingest to write them too.
+# month rows per key instead of ~90 day rows (migration 0006 filled them in).
 ROLLUP_GRAINS: dict[str, tuple[str, ...]] = {
     ROLLUP_TOTAL.name: ("h", "d"),
-    ROLLUP_APP.name: ("h", "d"),
-    ROLLUP_ERROR.name: ("h", "d"),
+    ROLLUP_APP.name: ("h", "d", "m"),
+    ROLLUP_ERROR.name: ("h", "d", "m"),
     ROLLUP_DIMENSION.name: ("h", "d"),
 }

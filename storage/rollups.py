@@ -17,11 +17,18 @@ from sqlalchemy import Table
 
 from ingest.merge import RunChange
 from storage.dimensions import DIMENSIONS, ROLLED_UP_DIMENSIONS, RunState
-from storage.rollup_tables import ROLLUP_APP, ROLLUP_DIMENSION, ROLLUP_ERROR, ROLLUP_TOTAL
+from storage.rollup_tables import (
+    ROLLUP_APP,
+    ROLLUP_DIMENSION,
+    ROLLUP_ERROR,
+    ROLLUP_GRAINS,
+    ROLLUP_TOTAL,
+)
 
 MISSING_TEXT = ""
 MISSING_CODE = -1
-GRAINS = ("h", "d")
+# Every grain some table keeps; each table keeps ROLLUP_GRAINS[its name].
+GRAINS = ("h", "d", "m")
 
 Key = tuple[Any, ...]
 TableDeltas = dict[Key, list[int]]
@@ -32,7 +39,8 @@ RollupRow = tuple[Any, ...]  # key columns, then measures, in the table's column
 def grain_start(moment: datetime, grain: str) -> datetime:
     if grain == "h":
         return moment.replace(minute=0, second=0, microsecond=0)
-    return moment.replace(hour=0, minute=0, second=0, microsecond=0)
+    day = moment.replace(hour=0, minute=0, second=0, microsecond=0)
+    return day if grain == "d" else day.replace(day=1)
 
 
 def rollup_deltas(changes: Sequence[RunChange]) -> Deltas:
@@ -100,8 +108,10 @@ def _add_counts(
     kind, outcome, events = run["kind"], run["outcome"], run["event_count"]
     app = run["app"] or MISSING_TEXT
     for grain, bucket in buckets:
-        _add(totals, (grain, bucket, kind, outcome), sign, 1, events)
-        _add(apps, (grain, bucket, kind, app, outcome), sign, 1, events)
+        if grain in _TOTAL_GRAINS:
+            _add(totals, (grain, bucket, kind, outcome), sign, 1, events)
+        if grain in _APP_GRAINS:
+            _add(apps, (grain, bucket, kind, app, outcome), sign, 1, events)
 
 
 def _error_key(run: RunState) -> tuple[Any, ...] | None:
@@ -117,7 +127,8 @@ def _add_error(errors: TableDeltas, run: RunState, buckets: Buckets, sign: int) 
     code = MISSING_CODE if run["exit_code"] is None else run["exit_code"]
     category = run["error_category"] or MISSING_TEXT
     for grain, bucket in buckets:
-        _add(errors, (grain, bucket, kind, app, code, category), sign, 1)
+        if grain in _ERROR_GRAINS:
+            _add(errors, (grain, bucket, kind, app, code, category), sign, 1)
 
 
 def _add_dimensions(
@@ -140,14 +151,14 @@ def _add_dimensions(
             old = key_of(before) or MISSING_TEXT
             if not whole and old == new:
                 continue
-            for grain, bucket in before_buckets:
+            for grain, bucket in before_buckets[:_DIMENSION_GRAIN_COUNT]:
                 key = (name, grain, bucket, before_kind, old)
                 row = dimensions.get(key)
                 if row is None:
                     dimensions[key] = [-1]
                 else:
                     row[0] -= 1
-        for grain, bucket in after_buckets:
+        for grain, bucket in after_buckets[:_DIMENSION_GRAIN_COUNT]:
             key = (name, grain, bucket, after_kind, new)
             row = dimensions.get(key)
             if row is None:
@@ -157,6 +168,13 @@ def _add_dimensions(
 
 
 _DIMENSION_KEYS = tuple((d.value, DIMENSIONS[d].key) for d in ROLLED_UP_DIMENSIONS)
+_TOTAL_GRAINS = ROLLUP_GRAINS[ROLLUP_TOTAL.name]
+_APP_GRAINS = ROLLUP_GRAINS[ROLLUP_APP.name]
+_ERROR_GRAINS = ROLLUP_GRAINS[ROLLUP_ERROR.name]
+# Dimension rows keep the first grains of GRAINS (hours and days): a slice, not a test
+# per row, in ingest's innermost loop.
+_DIMENSION_GRAIN_COUNT = len(ROLLUP_GRAINS[ROLLUP_DIMENSION.name])
+assert GRAINS[:_DIMENSION_GRAIN_COUNT] == ROLLUP_GRAINS[ROLLUP_DIMENSION.name]
 ROLLUP_KEYS = {
     table: tuple(column.name for column in table.primary_key.columns)
     for table in (ROLLUP_TOTAL, ROLLUP_APP, ROLLUP_ERROR, ROLLUP_DIMENSION)

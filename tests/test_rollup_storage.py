@@ -9,7 +9,7 @@ from alembic import command
 from sqlalchemy.engine import Connection
 
 from storage.engine import open_database
-from storage.migrate import alembic_config, upgrade_to, upgrade_to_head
+from storage.migrate import alembic_config, upgrade_to
 
 ROWS: dict[str, list[tuple[Any, ...]]] = {
     "rollup_total": [("d", "2026-11-01 00:00:00.000000", "INSTALL", "SUCCESS", 5, 12)],
@@ -49,7 +49,7 @@ async def test_sqlite_rollups_are_clustered_by_key_and_keep_their_rows(tmp_path)
                 marks = ", ".join("?" for _ in rows[0])
                 await conn.exec_driver_sql(f"INSERT INTO {table} VALUES ({marks})", rows)
         assert not any("WITHOUT ROWID" in sql for sql in await _definitions(database))
-        await upgrade_to_head(database.writer)
+        await upgrade_to(database.writer, "0005")
         definitions = await _definitions(database)
         assert len(definitions) == 4 and all("WITHOUT ROWID" in sql for sql in definitions)
         assert await _contents(database) == {t: sorted(rows) for t, rows in ROWS.items()}
