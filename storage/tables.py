@@ -15,10 +15,8 @@ class Event(SQLModel, table=True):
     """Every accepted report as sent (known fields, error text scrubbed)."""
 
     __tablename__ = "events"
-    __table_args__ = (
-        Index("ix_events_run_id", "run_id"),
-        Index("ix_events_event_time", "event_time"),
-    )
+    # Events are read by run and by dedup key only (migration 0007 dropped event_time's).
+    __table_args__ = (Index("ix_events_run_id", "run_id"),)
 
     id: int | None = Field(
         default=None,
