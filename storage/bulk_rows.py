@@ -18,10 +18,9 @@ from operator import itemgetter
 from typing import Any, Protocol
 
 from storage.bulk_rollups import rollup_rows
-from storage.tables import EVENTS, RUN_COLUMNS, RUNS
+from storage.tables import EVENT_COLUMNS, EVENTS, RUN_COLUMNS, RUNS
 from storage.types import UTCDateTime, sqlite_datetime
 
-EVENT_COLUMNS = tuple(column.name for column in EVENTS.columns if column.name != "id")
 Row = tuple[Any, ...]
 
 

@@ -22,11 +22,10 @@ from sqlalchemy import JSON, BigInteger, Boolean, Integer, String, Table
 from sqlalchemy.types import TypeDecorator
 
 from storage.rollups import ROLLUP_KEYS, ROLLUP_MEASURES, RollupRow
-from storage.tables import EVENTS, RUN_COLUMNS, RUNS
+from storage.tables import EVENT_COLUMNS, EVENTS, RUN_COLUMNS, RUNS
 from storage.types import UTCDateTime, sqlite_datetime
 
 Row = tuple[Any, ...]
-EVENT_COLUMNS = tuple(column.name for column in EVENTS.columns if column.name != "id")
 # What the merge reads back to re-fold a run from its stored events.
 RUN_EVENT_COLUMNS = ("source", "raw", "received_at")
 

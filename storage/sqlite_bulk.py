@@ -25,9 +25,9 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from storage.bulk_rows import EVENT_COLUMNS, RowChunk
+from storage.bulk_rows import RowChunk
 from storage.rollup_spec import KEY_COLUMNS, MEASURES
-from storage.tables import RUN_COLUMNS
+from storage.tables import EVENT_COLUMNS, RUN_COLUMNS
 
 TABLE_COLUMNS = {
     "runs": RUN_COLUMNS,

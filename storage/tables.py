@@ -101,3 +101,5 @@ class Run(RunBase, table=True):
 EVENTS = Event.__table__  # type: ignore[attr-defined]
 RUNS = Run.__table__  # type: ignore[attr-defined]
 RUN_COLUMNS = tuple(column.name for column in RUNS.columns)
+# What a writer supplies for an event (the id is the database's).
+EVENT_COLUMNS = tuple(column.name for column in EVENTS.columns if column.name != "id")
