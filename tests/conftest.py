@@ -17,6 +17,8 @@ from aiohttp.test_utils import TestClient
 
 from server import create_app
 from service.settings import Settings
+from storage.engine import Database, open_database
+from storage.migrate import upgrade_to_head
 from tests.utils.postgres import PostgresDatabases
 
 STORES = [
@@ -69,3 +71,12 @@ def app(settings: Settings) -> web.Application:
 async def client(aiohttp_client, app: web.Application) -> AsyncIterator[TestClient]:  # type: ignore[type-arg]
     """A real server on a real 127.0.0.1 port, with the app's startup and cleanup."""
     yield await aiohttp_client(app)
+
+
+@pytest.fixture
+async def database(database_url: str) -> AsyncIterator[Database]:
+    """The store migrated to head, without a server: for tests that drive the writer."""
+    database = open_database(database_url)
+    await upgrade_to_head(database.writer)
+    yield database
+    await database.dispose()

@@ -8,31 +8,21 @@ rollups they maintain equal a rebuild from the runs table.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import pytest
 from sqlalchemy import func, select
 
 from ingest.merge import RunChange
 from ingest.report import build_report
-from storage.engine import Database, open_database
+from storage.engine import Database
 from storage.ingest_batch import CHUNK_ROWS
-from storage.migrate import upgrade_to_head
 from storage.rollup_tables import ROLLUP_APP, ROLLUP_DIMENSION, ROLLUP_ERROR, ROLLUP_TOTAL
 from storage.tables import EVENTS, RUNS
 from storage.writer import IngestWriter
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-async def database(database_url: str) -> AsyncIterator[Database]:
-    database = open_database(database_url)
-    await upgrade_to_head(database.writer)
-    yield database
-    await database.dispose()
 
 
 def _run_bodies(index: int) -> list[dict[str, Any]]:

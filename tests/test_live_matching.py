@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import random
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -22,8 +22,7 @@ from ingest.report import build_report
 from live.matching import matches
 from storage.analytics.filters import EFFECTIVE_OUTCOMES, RunFilter, run_conditions
 from storage.dimensions import DIMENSIONS, Dimension
-from storage.engine import Database, open_database
-from storage.migrate import upgrade_to_head
+from storage.engine import Database
 from storage.tables import RUNS
 from storage.writer import IngestWriter
 
@@ -84,14 +83,6 @@ def _run_reports(rng: random.Random) -> list[tuple[str, dict[str, Any]]]:
             terminal["error"] = "E: command failed with exit code 127"
         reports.append((source, terminal))
     return reports
-
-
-@pytest.fixture
-async def database(database_url: str) -> AsyncIterator[Database]:
-    database = open_database(database_url)
-    await upgrade_to_head(database.writer)
-    yield database
-    await database.dispose()
 
 
 @pytest.fixture
