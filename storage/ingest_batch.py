@@ -12,11 +12,11 @@ import json
 from collections import defaultdict
 from collections.abc import Generator, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any
 
 from ingest.merge import RunChange, RunState, fold, fold_all
 from ingest.report import Report, build_report
-from storage.ingest_sql import IngestSql, Query, Step
+from storage.ingest_sql import IngestSql, Query, Rows, Step
 from storage.rollups import rollup_rows
 
 
@@ -26,7 +26,6 @@ class Accepted:
     duplicate: bool
 
 
-Rows = Sequence[Sequence[Any]]
 BatchResult = tuple[list[Accepted], list[RunChange]]
 Plan = Generator[Step, Rows | None, BatchResult]
 
@@ -84,13 +83,9 @@ def _insert_new_events(
     for report in reports:
         first_of_key.setdefault(report.dedup_key, report)
     events = [_event_row(report) for report in first_of_key.values()]
-    inserted: set[str] = set()
-    # On PostgreSQL the first insert also locks every run of the batch (storage/ingest_sql.py).
+    # On PostgreSQL the insert also locks every run of the batch (storage/ingest_sql.py).
     lock = list(dict.fromkeys(report.run_id for report in first_of_key.values()))
-    for chunk in _chunks(events):
-        returned = yield Query(sql.insert_events(len(chunk)), sql.event_params(chunk, lock))
-        inserted.update(row[0] for row in returned or ())
-        lock = []
+    inserted = yield from sql.store_events(events, lock)
     fresh = [report for key, report in first_of_key.items() if key in inserted]
     results = [
         Accepted(
@@ -125,13 +120,7 @@ def _merge_runs(
     by_run: dict[str, list[Report]] = defaultdict(list)
     for report in fresh:
         by_run[report.run_id].append(report)
-    run_ids = list(by_run)
-    stored: dict[str, RunState] = {}
-    for chunk in _chunks(run_ids):
-        rows = yield Query(
-            sql.select_runs(len(chunk)), (chunk,) if sql.is_postgresql else tuple(chunk)
-        )
-        stored.update((state["id"], state) for state in map(sql.run_state, rows or ()))
+    stored = {state["id"]: state for state in (yield from sql.load_runs(list(by_run)))}
     changes = []
     for run_id, reports in by_run.items():
         before = stored.get(run_id)
@@ -148,15 +137,6 @@ def _merge_runs(
             after = fold_all(_stored_reports(sql, run_id, events or ()))
         changes.append(RunChange(before, after))
     return changes
-
-
-# Rows per statement: SQLite takes at most 32766 parameters in one statement.
-CHUNK_ROWS = 512
-T = TypeVar("T")
-
-
-def _chunks(items: list[T]) -> list[list[T]]:
-    return [items[i : i + CHUNK_ROWS] for i in range(0, len(items), CHUNK_ROWS)]
 
 
 def _stored_reports(sql: IngestSql, run_id: str, rows: Rows) -> list[Report]:

@@ -21,8 +21,8 @@ from sqlalchemy.engine import make_url
 
 from ingest.report import Report
 from storage.engine import Database, asyncpg_dsn, configure_sqlite
-from storage.ingest_batch import BatchResult, Plan, Rows, ingest_plan
-from storage.ingest_sql import ExecuteMany, Query, ingest_sql
+from storage.ingest_batch import BatchResult, Plan, ingest_plan
+from storage.ingest_sql import Rows, ingest_sql
 
 CONNECT_TIMEOUT = 10.0
 # Names the writer's connection in pg_stat_activity.
@@ -93,11 +93,7 @@ def _run_sync(plan: Plan, connection: sqlite3.Connection) -> BatchResult:
     try:
         while True:
             step = plan.send(rows)
-            if isinstance(step, Query):
-                rows = connection.execute(step.sql, step.params).fetchall()
-            else:
-                connection.executemany(step.sql, step.rows)
-                rows = None
+            rows = connection.execute(step.sql, step.params).fetchall()
     except StopIteration as done:
         result: BatchResult = done.value
         return result
@@ -163,12 +159,7 @@ async def _run_async(plan: Plan, driver: Any) -> BatchResult:
     try:
         while True:
             step = plan.send(rows)
-            if isinstance(step, Query):
-                rows = await driver.fetch(step.sql, *step.params)
-            else:
-                assert isinstance(step, ExecuteMany)
-                await driver.executemany(step.sql, step.rows)
-                rows = None
+            rows = await driver.fetch(step.sql, *step.params)
     except StopIteration as done:
         result: BatchResult = done.value
         return result

@@ -6,21 +6,28 @@ themselves. Statements are built once per dialect from the SQLModel tables, so t
 column lists cannot drift from the schema; values are converted the way the
 SQLAlchemy column types would bind and return them (storage/types.py), so rows
 written here read back identically through SQLAlchemy.
+
+On SQLite every statement is one step: sqlite3 releases the GIL around each step and
+the writer thread must win it back from the busy event loop each time (up to the
+switch interval), so rows go in as one multi-row VALUES per chunk and come back as one
+JSON row — never one step per row (executemany, RETURNING, fetchall of many rows).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache, lru_cache
+from itertools import chain
 from typing import Any
 
 import orjson
 from sqlalchemy import JSON, BigInteger, Boolean, Integer, String, Table
 from sqlalchemy.types import TypeDecorator
 
+from ingest.merge import RunState
 from storage.rollups import ROLLUP_KEYS, ROLLUP_MEASURES, RollupRow
 from storage.tables import EVENT_COLUMNS, EVENTS, RUN_COLUMNS, RUNS
 from storage.types import UTCDateTime, sqlite_datetime
@@ -40,21 +47,15 @@ def json_text(value: Any) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Query:
-    """A statement whose rows the plan needs."""
+    """A statement, and its parameters; the plan receives its rows."""
 
     sql: str
     params: tuple[Any, ...]
 
 
-@dataclass(frozen=True, slots=True)
-class ExecuteMany:
-    """A statement run once per row, nothing returned."""
-
-    sql: str
-    rows: list[tuple[Any, ...]]
-
-
-Step = Query | ExecuteMany
+# What a plan yields to its driver; the driver sends back the rows.
+Step = Query
+Rows = Sequence[Sequence[Any]]
 
 
 def _positions(table: Table, columns: Sequence[str], kind: type) -> tuple[int, ...]:
@@ -75,20 +76,33 @@ class IngestSql:
     def is_postgresql(self) -> bool:
         return self.dialect == "postgresql"
 
-    def insert_events(self, count: int) -> str:
-        """INSERT of ``count`` events, skipping known dedup keys; RETURNING the new keys."""
-        return _insert_events(self.dialect, count)
-
-    def select_runs(self, count: int) -> str:
-        return _select_runs(self.dialect, count)
-
-    def event_params(self, events: Sequence[dict[str, Any]], lock: list[str]) -> Row:
-        """Parameters of ``insert_events``: flat on SQLite, one array per column on
-        PostgreSQL (unnest), then the run ids to lock."""
-        converted = [self._event_row(event) for event in events]
+    def store_events(
+        self, events: Sequence[dict[str, Any]], lock: list[str]
+    ) -> Generator[Step, Rows | None, set[str]]:
+        """Insert the events whose dedup key is not stored yet; returns the keys
+        inserted. On PostgreSQL the statement also locks the runs in ``lock``."""
+        rows = [self._event_row(event) for event in events]
         if self.is_postgresql:
-            return (*(list(column) for column in zip(*converted, strict=True)), lock)
-        return tuple(value for row in converted for value in row)
+            columns = [list(column) for column in zip(*rows, strict=True)]
+            returned = yield Query(_insert_events("postgresql"), (*columns, lock))
+            return {row[0] for row in returned or ()}
+        # SQLite's one writer holds the write lock (BEGIN IMMEDIATE): the keys read
+        # here stay unknown until this transaction inserts them.
+        keys = [row[_EVENT_KEY] for row in rows]
+        returned = yield Query(_SQLITE_KNOWN_KEYS, (orjson.dumps(keys).decode(),))
+        known = set(orjson.loads(returned[0][0])) if returned else set()
+        new = [row for row in rows if row[_EVENT_KEY] not in known]
+        yield from _sqlite_inserts(_insert_events("sqlite"), len(EVENT_COLUMNS), new)
+        return {row[_EVENT_KEY] for row in new}
+
+    def load_runs(self, run_ids: list[str]) -> Generator[Step, Rows | None, list[RunState]]:
+        """The stored runs among ``run_ids``, as the merge's RunState."""
+        if self.is_postgresql:
+            rows = yield Query(_POSTGRES_SELECT_RUNS, (run_ids,))
+            return [self.run_state(row) for row in rows or ()]
+        rows = yield Query(_SQLITE_SELECT_RUNS, (orjson.dumps(run_ids).decode(),))
+        stored = orjson.loads(rows[0][0]) if rows else []
+        return [self.run_state(row) for row in stored]
 
     def _event_row(self, event: dict[str, Any]) -> Row:
         values = [event[name] for name in EVENT_COLUMNS]
@@ -114,7 +128,12 @@ class IngestSql:
         ]
         assert [table for table, _ in tables] == list(_WRITTEN)
         if not self.is_postgresql:
-            return [ExecuteMany(_upserts("sqlite")[table], rows) for table, rows in tables if rows]
+            upserts = _upserts("sqlite")
+            return [
+                step
+                for table, rows in tables
+                for step in _sqlite_inserts(upserts[table], _width(table), rows)
+            ]
         params: list[Any] = []
         for table, rows in tables:
             width = sum(map(len, _WRITTEN[table]))
@@ -174,54 +193,71 @@ def ingest_sql(dialect: str) -> IngestSql:
     )
 
 
-def _placeholders(dialect: str, count: int, start: int = 1) -> str:
-    if dialect == "postgresql":
-        return ", ".join(f"${n}" for n in range(start, start + count))
-    return ", ".join("?" * count)
-
-
 @cache
-def _insert_events(dialect: str, count: int) -> str:
+def _insert_events(dialect: str) -> str:
+    """PostgreSQL: the statement; SQLite: its template (``_sqlite_inserts``)."""
     names = ", ".join(EVENT_COLUMNS)
-    if dialect == "postgresql":
-        # One statement whatever the batch size: each column is one array parameter.
-        arrays = ", ".join(
-            f"${n}::{'text' if name == 'raw' else _postgres_type(EVENTS, name)}[]"
-            for n, name in enumerate(EVENT_COLUMNS, 1)
-        )
-        selected = ", ".join(f"{name}::json" if name == "raw" else name for name in EVENT_COLUMNS)
-        source = f"SELECT {selected} FROM unnest({arrays}) AS batch({names})"
-        insert = (
-            f"INSERT INTO events ({names}) {source} "
-            "ON CONFLICT (dedup_key) DO NOTHING RETURNING dedup_key"
-        )
-        # Serialise merges of the same run across writers sharing one PostgreSQL: two
-        # may hold reports of one run at once; without a lock both would fold onto the
-        # same stored state and the second upsert would drop the first's report. The
-        # locks are taken in this statement (saving a round trip), before the next one
-        # reads the runs, in one global order (by key). SQLite's single writer needs none.
-        lock = (
-            "SELECT pg_advisory_xact_lock(k) FROM (SELECT DISTINCT hashtextextended(id, 0) "
-            f"AS k FROM unnest(${len(EVENT_COLUMNS) + 1}::text[]) AS id ORDER BY k) AS keys"
-        )
-        return (
-            f"WITH inserted AS ({insert}), locked AS ({lock}) "
-            "SELECT dedup_key FROM inserted WHERE (SELECT count(*) FROM locked) >= 0"
-        )
-    row = f"({_placeholders(dialect, len(EVENT_COLUMNS))})"
-    source = "VALUES " + ", ".join([row] * count)
-    return (
+    if dialect == "sqlite":
+        return f"INSERT INTO events ({names}) VALUES {ROWS} ON CONFLICT (dedup_key) DO NOTHING"
+    # One statement whatever the batch size: each column is one array parameter.
+    arrays = ", ".join(
+        f"${n}::{'text' if name == 'raw' else _postgres_type(EVENTS, name)}[]"
+        for n, name in enumerate(EVENT_COLUMNS, 1)
+    )
+    selected = ", ".join(f"{name}::json" if name == "raw" else name for name in EVENT_COLUMNS)
+    source = f"SELECT {selected} FROM unnest({arrays}) AS batch({names})"
+    insert = (
         f"INSERT INTO events ({names}) {source} "
         "ON CONFLICT (dedup_key) DO NOTHING RETURNING dedup_key"
     )
+    # Serialise merges of the same run across writers sharing one PostgreSQL: two
+    # may hold reports of one run at once; without a lock both would fold onto the
+    # same stored state and the second upsert would drop the first's report. The
+    # locks are taken in this statement (saving a round trip), before the next one
+    # reads the runs, in one global order (by key). SQLite's single writer needs none.
+    lock = (
+        "SELECT pg_advisory_xact_lock(k) FROM (SELECT DISTINCT hashtextextended(id, 0) "
+        f"AS k FROM unnest(${len(EVENT_COLUMNS) + 1}::text[]) AS id ORDER BY k) AS keys"
+    )
+    return (
+        f"WITH inserted AS ({insert}), locked AS ({lock}) "
+        "SELECT dedup_key FROM inserted WHERE (SELECT count(*) FROM locked) >= 0"
+    )
+
+
+# SQLite reads come back as one row holding a JSON array (one step, see the docstring).
+_SQLITE_KNOWN_KEYS = (
+    "SELECT json_group_array(dedup_key) FROM events "
+    "WHERE dedup_key IN (SELECT value FROM json_each(?))"
+)
+_SQLITE_SELECT_RUNS = (
+    f"SELECT json_group_array(json_array({', '.join(RUN_COLUMNS)})) FROM runs "
+    "WHERE id IN (SELECT value FROM json_each(?))"
+)
+_POSTGRES_SELECT_RUNS = f"SELECT {', '.join(RUN_COLUMNS)} FROM runs WHERE id = ANY($1::text[])"
+# Where a SQLite template takes its VALUES rows.
+ROWS = "{rows}"
+# Rows per SQLite statement at most: 512 runs of 46 columns stay under SQLite's 32766
+# parameters.
+SQLITE_CHUNK_ROWS = 512
+
+
+def _sqlite_inserts(template: str, width: int, rows: Sequence[Row]) -> Iterator[Query]:
+    """``rows`` as multi-row VALUES statements, each one SQLite step. Chunks are
+    powers of two (40 rows: 32 + 8), so a handful of prepared statements per table
+    serve every batch size from sqlite3's statement cache."""
+    done = 0
+    while done < len(rows):
+        size = min(SQLITE_CHUNK_ROWS, 1 << (len(rows) - done).bit_length() - 1)
+        chunk = rows[done : done + size]
+        yield Query(_sqlite_statement(template, width, size), tuple(chain.from_iterable(chunk)))
+        done += size
 
 
 @cache
-def _select_runs(dialect: str, count: int) -> str:
-    names = ", ".join(RUN_COLUMNS)
-    if dialect == "postgresql":
-        return f"SELECT {names} FROM runs WHERE id = ANY($1::text[])"
-    return f"SELECT {names} FROM runs WHERE id IN ({_placeholders(dialect, count)})"
+def _sqlite_statement(template: str, width: int, count: int) -> str:
+    row = f"({', '.join('?' * width)})"
+    return template.replace(ROWS, ", ".join([row] * count))
 
 
 @cache
@@ -247,6 +283,11 @@ def _postgres_writes() -> str:
     return f"WITH {written}\n{notify}"
 
 
+def _width(table: Table) -> int:
+    keys, others = _WRITTEN[table]
+    return len(keys) + len(others)
+
+
 def _replace(table: Table, name: str) -> str:
     return f"{name} = excluded.{name}"
 
@@ -263,7 +304,8 @@ def _upsert(
     update: Callable[[Table, str], str],
     start: int = 1,
 ) -> str:
-    """Insert rows, or update the others columns of the row with the same keys."""
+    """Insert rows, or update the others columns of the row with the same keys
+    (SQLite: a template, see ``_sqlite_inserts``)."""
     columns = keys + others
     names = ", ".join(columns)
     if dialect == "postgresql":
@@ -272,7 +314,7 @@ def _upsert(
         )
         source = f"SELECT * FROM unnest({arrays})"
     else:
-        source = f"VALUES ({_placeholders(dialect, len(columns))})"
+        source = f"VALUES {ROWS}"
     sets = ", ".join(update(table, name) for name in others)
     return (
         f"INSERT INTO {table.name} ({names}) {source} "
@@ -302,6 +344,7 @@ def _postgres_type(table: Table, name: str) -> str:
 
 _EVENT_DATETIMES = _positions(EVENTS, EVENT_COLUMNS, UTCDateTime)
 _EVENT_RAW = EVENT_COLUMNS.index("raw")
+_EVENT_KEY = EVENT_COLUMNS.index("dedup_key")
 assert _positions(EVENTS, EVENT_COLUMNS, JSON) == (_EVENT_RAW,)
 _RUN_DATETIMES = _positions(RUNS, RUN_COLUMNS, UTCDateTime)
 _RUN_DATETIME_NAMES = tuple(RUN_COLUMNS[i] for i in _RUN_DATETIMES)

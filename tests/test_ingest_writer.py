@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 from ingest.merge import RunChange
 from ingest.report import build_report
 from storage.engine import Database
-from storage.ingest_batch import CHUNK_ROWS
+from storage.ingest_sql import SQLITE_CHUNK_ROWS
 from storage.rollup_tables import ROLLUP_APP, ROLLUP_DIMENSION, ROLLUP_ERROR, ROLLUP_TOTAL
 from storage.tables import EVENTS, RUNS
 from storage.writer import IngestWriter
@@ -70,7 +70,8 @@ async def _write(
 
 
 async def test_a_batch_larger_than_one_statement_stores_every_report(database: Database) -> None:
-    runs = CHUNK_ROWS  # three reports each: one batch spans several statements
+    # Three reports each, not a power of two: one batch spans several statements per table.
+    runs = SQLITE_CHUNK_ROWS + 3
     bodies = [body for index in range(runs) for body in _run_bodies(index)]
     published = await _write(database, bodies, batch_size=len(bodies))
     assert len(published) == runs
