@@ -71,3 +71,28 @@ async def test_dimension_rollup_migration_keeps_counts_summed_over_outcome(tmp_p
             ]
     finally:
         await database.dispose()
+
+
+async def test_postgres_rollups_read_by_app_carry_their_counts_in_the_key_index(
+    database_url: str,
+) -> None:
+    """0008: appStats and errorHistogram read rollup_app/rollup_error by index only."""
+    database = open_database(database_url)
+    try:
+        await upgrade_to_head(database.writer)
+        async with database.writer.connect() as conn:
+            if conn.dialect.name != "postgresql":
+                return  # SQLite stores rollups in key order (0005): nothing to include
+            result = await conn.exec_driver_sql(
+                "SELECT tablename, indexdef FROM pg_indexes WHERE schemaname = current_schema() "
+                "AND indexname IN ('rollup_app_pkey', 'rollup_error_pkey')"
+            )
+            definitions = {str(table): str(sql) for table, sql in map(tuple, result)}
+    finally:
+        await database.dispose()
+    assert definitions["rollup_app"].endswith(
+        "(grain, bucket_start, kind, app, outcome) INCLUDE (runs, events)"
+    )
+    assert definitions["rollup_error"].endswith(
+        "(grain, bucket_start, kind, app, exit_code, error_category) INCLUDE (runs)"
+    )
