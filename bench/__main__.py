@@ -117,12 +117,13 @@ def _dashboards(store: str, runs: int, days: int, workdir: Path) -> list[report.
                             endpoint, query, window
                         )
     small, large = tiers
-    seconds, peak = seeding[large]
-    rows.append(report.Row(f"{store}: seed {small:,} runs", seeding[small][0], "s"))
-    if store == "sqlite" and large >= 1_000_000:
-        rows.append(report.at_most(f"{store}: seed {large:,} runs", seconds, "s", 120))
-    else:
-        rows.append(report.Row(f"{store}: seed {large:,} runs", seconds, "s"))
+    peak = seeding[large][1]
+    for tier in tiers:
+        name = f"{store}: seed {tier:,} runs"
+        if store == "sqlite" and tier == 1_000_000:  # the bulk target
+            rows.append(report.at_most(name, seeding[tier][0], "s", 120))
+        else:
+            rows.append(report.Row(name, seeding[tier][0], "s"))
     rows.append(
         report.ratio_at_most(
             f"{store}: seed peak RSS {large:,} vs {small:,}", peak, "MB", seeding[small][1], 1.5
