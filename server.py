@@ -75,7 +75,10 @@ async def _storage(app: web.Application) -> AsyncIterator[None]:
     if settings.migrate_on_start:
         await upgrade_to_head(database.writer)
     writer = IngestWriter(
-        database, queue_size=settings.ingest_queue_size, batch_size=settings.ingest_batch_size
+        database,
+        queue_size=settings.ingest_queue_size,
+        batch_size=settings.ingest_batch_size,
+        separate_process=settings.ingest_writer == "process",
     )
     app[DATABASE] = database
     app[WRITER] = writer

@@ -22,6 +22,7 @@ from sqlalchemy.engine import make_url
 from ingest.report import Report
 from storage.engine import Database, asyncpg_dsn, configure_sqlite
 from storage.ingest_batch import BatchResult, Plan, ingest_plan
+from storage.ingest_process import ProcessIngestDriver
 from storage.ingest_sql import Rows, ingest_sql
 
 CONNECT_TIMEOUT = 10.0
@@ -35,13 +36,21 @@ class IngestDriver(Protocol):
     async def close(self) -> None: ...
 
 
-def open_ingest_driver(database: Database) -> IngestDriver:
+def open_ingest_driver(database: Database, *, separate_process: bool = False) -> IngestDriver:
+    """The store's driver; with ``separate_process``, the same driver in a process of
+    its own (storage/ingest_process.py)."""
     if database.dialect == "sqlite":
         path = make_url(str(database.writer.url)).database
         if not path or path == ":memory:":
             raise ValueError("the SQLite store needs a database file")
-        return SqliteIngestDriver(path, database.sqlite_synchronous)
-    return PostgresIngestDriver(asyncpg_dsn(database.writer.url.render_as_string(False)))
+        target = path
+    else:
+        target = asyncpg_dsn(database.writer.url.render_as_string(False))
+    if separate_process:
+        return ProcessIngestDriver(database.dialect, target, database.sqlite_synchronous)
+    if database.dialect == "sqlite":
+        return SqliteIngestDriver(target, database.sqlite_synchronous)
+    return PostgresIngestDriver(target)
 
 
 class SqliteIngestDriver:
@@ -60,6 +69,13 @@ class SqliteIngestDriver:
         loop = asyncio.get_running_loop()
         await loop.run_in_executor(self._thread, self._disconnect)
         self._thread.shutdown(wait=True)
+
+    def apply_here(self, reports: Sequence[Report]) -> BatchResult:
+        """``apply`` on the calling thread (the writer process's only thread)."""
+        return self._apply(reports)
+
+    def close_here(self) -> None:
+        self._disconnect()
 
     def _apply(self, reports: Sequence[Report]) -> BatchResult:
         connection = self._connection or self._connect()

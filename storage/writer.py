@@ -18,6 +18,7 @@ from ingest.report import Report
 from storage.engine import Database
 from storage.ingest_batch import Accepted
 from storage.ingest_drivers import IngestDriver, open_ingest_driver
+from storage.ingest_process import ProcessIngestDriver
 
 log = structlog.get_logger(__name__)
 
@@ -40,8 +41,9 @@ class IngestWriter:
         *,
         queue_size: int,
         batch_size: int,
+        separate_process: bool = False,
     ) -> None:
-        self._driver: IngestDriver = open_ingest_driver(database)
+        self._driver: IngestDriver = open_ingest_driver(database, separate_process=separate_process)
         self._queue: asyncio.Queue[Pending | None] = asyncio.Queue(maxsize=queue_size)
         self._batch_size = batch_size
         self._listeners: list[CommitListener] = []
@@ -51,6 +53,12 @@ class IngestWriter:
     def add_commit_listener(self, listener: CommitListener) -> None:
         """Called after each commit with the runs it changed (live updates)."""
         self._listeners.append(listener)
+
+    def process_id(self) -> int:
+        """The writer process's pid (with ``separate_process``); tests stop it."""
+        if not isinstance(self._driver, ProcessIngestDriver):
+            raise TypeError("the writer runs in this process")
+        return self._driver.pid
 
     @property
     def queued(self) -> int:

@@ -109,9 +109,13 @@ async def test_every_acknowledged_report_survives_sigkill_mid_load(database_url,
     try:
         server.start()
         await server.wait_ready()
+        writer_processes = server.child_pids()
+        assert writer_processes, "no ingest writer process (INSTALLSTATS_INGEST_WRITER=process)"
         result = LoadResult()
         killed_at = await _load_then(server, result, server.kill)
         assert await server.wait_exit(5) == -signal.SIGKILL
+        # Orphaned, the writer finishes the batch it holds (if any) and exits.
+        assert await server.wait_gone(writer_processes, 10) == []
 
         _assert_real_load_until_server_gone(result)
         in_flight = result.failed_in_flight(killed_at)
@@ -148,6 +152,7 @@ async def test_sigterm_under_load_exits_promptly_keeping_acknowledged_reports(
     try:
         server.start()
         await server.wait_ready()
+        writer_processes = server.child_pids()
         result = LoadResult()
         terminated_at = await _load_then(server, result, server.terminate)
         code = await server.wait_exit(10 - (time.monotonic() - terminated_at))
@@ -155,6 +160,7 @@ async def test_sigterm_under_load_exits_promptly_keeping_acknowledged_reports(
             f"still running 10 s after SIGTERM: {_summary(result)}\n{server.log_tail()}"
         )
         assert code == 0, f"exit code {code} after SIGTERM:\n{server.log_tail()}"
+        assert await server.wait_gone(writer_processes, 1) == []
 
         _assert_real_load_until_server_gone(result)
         _assert_all_acknowledged_stored(result, await stored_runs(database_url))

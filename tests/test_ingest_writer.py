@@ -8,10 +8,15 @@ rollups they maintain equal a rebuild from the runs table.
 
 from __future__ import annotations
 
+import asyncio
+import os
+import signal
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 from sqlalchemy import func, select
 
 from ingest.merge import RunChange
@@ -49,15 +54,26 @@ def _run_bodies(index: int) -> list[dict[str, Any]]:
     ]
 
 
+@pytest.fixture(params=["process", "thread"])
+def writer_mode(request: pytest.FixtureRequest) -> str:
+    """Where the writer runs (INSTALLSTATS_INGEST_WRITER): both store the same."""
+    return str(request.param)
+
+
 async def _write(
-    database: Database, bodies: Sequence[dict[str, Any]], batch_size: int
+    database: Database, bodies: Sequence[dict[str, Any]], batch_size: int, mode: str
 ) -> dict[str, dict[str, Any]]:
     published: dict[str, dict[str, Any]] = {}
 
     def remember(changes: Sequence[RunChange]) -> None:
         published.update((change.after["id"], change.after) for change in changes)
 
-    writer = IngestWriter(database, queue_size=len(bodies) + 1, batch_size=batch_size)
+    writer = IngestWriter(
+        database,
+        queue_size=len(bodies) + 1,
+        batch_size=batch_size,
+        separate_process=mode == "process",
+    )
     writer.add_commit_listener(remember)
     writer.start()
     try:
@@ -69,11 +85,13 @@ async def _write(
     return published
 
 
-async def test_a_batch_larger_than_one_statement_stores_every_report(database: Database) -> None:
+async def test_a_batch_larger_than_one_statement_stores_every_report(
+    database: Database, writer_mode: str
+) -> None:
     # Three reports each, not a power of two: one batch spans several statements per table.
     runs = SQLITE_CHUNK_ROWS + 3
     bodies = [body for index in range(runs) for body in _run_bodies(index)]
-    published = await _write(database, bodies, batch_size=len(bodies))
+    published = await _write(database, bodies, batch_size=len(bodies), mode=writer_mode)
     assert len(published) == runs
     async with database.reader.connect() as conn:
         assert await conn.scalar(select(func.count()).select_from(EVENTS)) == len(bodies)
@@ -83,11 +101,11 @@ async def test_a_batch_larger_than_one_statement_stores_every_report(database: D
 
 
 async def test_runs_read_back_through_sqlalchemy_as_the_merge_made_them(
-    database: Database,
+    database: Database, writer_mode: str
 ) -> None:
     bodies = [body for index in range(40) for body in _run_bodies(index)]
     # Small batches: most runs are merged onto a stored row, read back by the driver.
-    published = await _write(database, bodies, batch_size=4)
+    published = await _write(database, bodies, batch_size=4, mode=writer_mode)
     async with database.reader.connect() as conn:
         stored = {row.id: dict(row._mapping) for row in await conn.execute(select(RUNS))}
     assert stored == published
@@ -97,11 +115,11 @@ async def test_runs_read_back_through_sqlalchemy_as_the_merge_made_them(
 
 
 async def test_maintained_rollups_equal_their_definition_over_the_runs(
-    database: Database,
+    database: Database, writer_mode: str
 ) -> None:
     bodies = [body for index in range(90) for body in _run_bodies(index)]
     # Runs finish in later batches than they start: their rows move between outcomes.
-    await _write(database, bodies, batch_size=7)
+    await _write(database, bodies, batch_size=7, mode=writer_mode)
     async with database.reader.connect() as conn:
         runs = [dict(row._mapping) for row in await conn.execute(select(RUNS))]
         rollups = {
@@ -154,3 +172,42 @@ async def test_maintained_rollups_equal_their_definition_over_the_runs(
     assert os_versions == expected_os
     hourly_runs = sum(v[0] for k, v in rollups["rollup_total"].items() if k[0] == "h")
     assert hourly_runs == len(runs)
+
+
+async def test_a_writer_process_that_died_is_replaced_for_the_next_batch(
+    database: Database,
+) -> None:
+    bodies = [body for index in range(3) for body in _run_bodies(index)]
+    reports = [build_report("telemetry", body, NOW) for body in bodies]
+    writer = IngestWriter(database, queue_size=10, batch_size=4, separate_process=True)
+    writer.start()
+    try:
+        assert not (await writer.submit(reports[0])).duplicate
+        os.kill(writer.process_id(), signal.SIGKILL)
+        accepted = await writer.submit_many(reports[1:])
+        assert not any(item.duplicate for item in accepted)
+    finally:
+        await writer.close()
+    async with database.reader.connect() as conn:
+        assert await conn.scalar(select(func.count()).select_from(EVENTS)) == len(bodies)
+
+
+async def test_a_failing_batch_in_the_writer_process_fails_only_its_report(
+    database: Database,
+) -> None:
+    """An error in the writer process crosses the process boundary: the report at fault
+    gets it, the others of its batch are stored (storage/writer.py isolates it)."""
+    good = [build_report("telemetry", body, NOW) for body in _run_bodies(1)]
+    # A body that cannot be stored as JSON: the batch fails in the writer process.
+    bad = replace(good[0], dedup_key="unstorable", raw={"value": object()})
+    writer = IngestWriter(database, queue_size=10, batch_size=8, separate_process=True)
+    writer.start()
+    try:
+        results = await asyncio.gather(
+            *(writer.submit(report) for report in [*good, bad]), return_exceptions=True
+        )
+    finally:
+        await writer.close()
+    assert [isinstance(result, Exception) for result in results] == [False, False, False, True]
+    async with database.reader.connect() as conn:
+        assert await conn.scalar(select(func.count()).select_from(EVENTS)) == len(good)

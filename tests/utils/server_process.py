@@ -103,6 +103,14 @@ class ServerProcess:
     def kill(self) -> None:
         self.process.send_signal(signal.SIGKILL)
 
+    def child_pids(self) -> list[int]:
+        """The server's child processes (its ingest writer process)."""
+        pid = self.process.pid
+        found: list[int] = []
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            found += [int(child) for child in (task / "children").read_text().split()]
+        return found
+
     def terminate(self) -> None:
         self.process.send_signal(signal.SIGTERM)
 
@@ -115,6 +123,15 @@ class ServerProcess:
                 return code
             await asyncio.sleep(0.05)
         return self.process.poll()
+
+    async def wait_gone(self, pids: list[int], within: float) -> list[int]:
+        """Those of ``pids`` still running after ``within`` s."""
+        deadline = time.monotonic() + within
+        while True:
+            running = [pid for pid in pids if _running(pid)]
+            if not running or time.monotonic() > deadline:
+                return running
+            await asyncio.sleep(0.05)
 
     def stop(self) -> None:
         """Kill if still running and reap; safe to call in ``finally``."""
@@ -231,3 +248,12 @@ async def stored_runs(database_url: str) -> dict[str, tuple[str, int]]:
             return {row.id: (row.status_normalised, row.event_count) for row in rows}
     finally:
         await database.dispose()
+
+
+def _running(pid: int) -> bool:
+    """Alive and not a zombie (an exited child its parent has not reaped yet)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
