@@ -84,6 +84,7 @@ async def _storage(app: web.Application) -> AsyncIterator[None]:
     app[WRITER] = writer
     app[WEBSOCKETS] = OpenWebSockets()
     INGEST_QUEUE.set_function(lambda: writer.queued)
+    await writer.ready()  # before the port opens: readyz means reports are taken
     writer.start()
     live = await start_live_updates(settings, database, writer)
     app[BROKER] = live.broker

@@ -31,6 +31,8 @@ APPLICATION_NAME = "installstats-writer"
 
 
 class IngestDriver(Protocol):
+    async def ready(self) -> None: ...
+
     async def apply(self, reports: Sequence[Report]) -> BatchResult: ...
 
     async def close(self) -> None: ...
@@ -61,6 +63,9 @@ class SqliteIngestDriver:
         self._thread = ThreadPoolExecutor(1, thread_name_prefix="installstats-sqlite-writer")
         self._sql = ingest_sql("sqlite")
 
+    async def ready(self) -> None:
+        """Ready at once: the connection opens with the first batch."""
+
     async def apply(self, reports: Sequence[Report]) -> BatchResult:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._thread, self._apply, reports)
@@ -73,6 +78,10 @@ class SqliteIngestDriver:
     def apply_here(self, reports: Sequence[Report]) -> BatchResult:
         """``apply`` on the calling thread (the writer process's only thread)."""
         return self._apply(reports)
+
+    def open_here(self) -> None:
+        if self._connection is None:
+            self._connect()
 
     def close_here(self) -> None:
         self._disconnect()
@@ -133,6 +142,9 @@ class PostgresIngestDriver:
             target=self._loop.run_forever, name="installstats-pg-writer", daemon=True
         )
         self._thread.start()
+
+    async def ready(self) -> None:
+        """Ready at once: the connection opens with the first batch."""
 
     async def apply(self, reports: Sequence[Report]) -> BatchResult:
         done = asyncio.run_coroutine_threadsafe(self._apply(reports), self._loop)

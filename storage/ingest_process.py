@@ -41,6 +41,7 @@ class ProcessIngestDriver:
         self._store = (dialect, target, synchronous)
         self._process: subprocess.Popen[bytes] | None = None
         self._pipe: Connection | None = None
+        self._ready = False
         self._start()
 
     def _start(self) -> None:
@@ -55,7 +56,7 @@ class ProcessIngestDriver:
         pipe = Connection(ours.detach())
         # The store's address goes through the pipe, not the command line (ps shows that).
         pipe.send(self._store)
-        self._process, self._pipe = process, pipe
+        self._process, self._pipe, self._ready = process, pipe, False
 
     @property
     def pid(self) -> int:
@@ -65,20 +66,40 @@ class ProcessIngestDriver:
     def _alive(self) -> bool:
         return self._process is not None and self._process.poll() is None
 
-    async def apply(self, reports: Sequence[Report]) -> BatchResult:
+    async def ready(self) -> None:
+        """Wait for the child to have imported the driver (and opened a SQLite store):
+        the server starts answering only then (its first batches would otherwise wait for
+        the imports, ~0.5 s of requests at up to that latency)."""
         if self._pipe is None or not self._alive():
             self._discard()
             self._start()
+        if not self._ready:
+            status, _ = await self._receive()
+            if status != "ready":
+                raise WriterProcessDied(f"unexpected {status!r} from the writer process")
+            self._ready = True
+
+    async def apply(self, reports: Sequence[Report]) -> BatchResult:
+        await self.ready()
+        assert self._pipe is not None
+        self._pipe.send(list(reports))
+        status, value = await self._receive()
+        if status == "error":
+            raise value
+        result: BatchResult = value
+        return result
+
+    async def _receive(self) -> tuple[str, Any]:
+        """The child's next message; WriterProcessDied if it is gone."""
         pipe = self._pipe
         assert pipe is not None
         loop = asyncio.get_running_loop()
-        answered: asyncio.Future[None] = loop.create_future()
+        readable: asyncio.Future[None] = loop.create_future()
         handle = pipe.fileno()
-        loop.add_reader(handle, _settle, answered)
+        loop.add_reader(handle, _settle, readable)
         try:
-            pipe.send(list(reports))
-            await answered
-            status, value = pipe.recv()
+            await readable
+            message: tuple[str, Any] = pipe.recv()
         except (EOFError, OSError) as exc:
             died: Exception | None = WriterProcessDied(str(exc) or type(exc).__name__)
         except BaseException:
@@ -93,10 +114,7 @@ class ProcessIngestDriver:
         if died is not None:
             self._discard()
             raise died
-        if status == "error":
-            raise value
-        result: BatchResult = value
-        return result
+        return message
 
     async def close(self) -> None:
         if self._pipe is None:
@@ -140,6 +158,9 @@ def _serve(pipe: Connection) -> None:
     sqlite = SqliteIngestDriver(target, synchronous) if dialect == "sqlite" else None
     postgres = PostgresIngestDriver(target) if dialect != "sqlite" else None
     try:
+        if sqlite is not None:
+            sqlite.open_here()
+        pipe.send(("ready", None))
         while True:
             try:
                 reports = pipe.recv()

@@ -67,6 +67,10 @@ class IngestWriter:
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="ingest-writer")
 
+    async def ready(self) -> None:
+        """Wait until the driver can take a batch (a writer process has started)."""
+        await self._driver.ready()
+
     async def close(self) -> None:
         """Commit everything already queued, then stop."""
         self._closing = True
