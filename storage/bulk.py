@@ -91,9 +91,13 @@ async def bulk_load(database: Database, chunks: Chunks) -> BulkResult:
                 for create in indexes:
                     await conn.exec_driver_sql(create)
         if not sqlite:
-            # Fresh planner statistics, or the first dashboards plan for empty tables.
-            async with conn.begin():
-                await conn.exec_driver_sql("ANALYZE")
+            # Fresh planner statistics, or the first dashboards plan for empty tables;
+            # and the rollups' visibility map, without which their index-only scans
+            # (migration 0008) fetch every heap page until autovacuum comes by.
+            autocommit = await conn.execution_options(isolation_level="AUTOCOMMIT")
+            for table in ROLLUP_TABLES:
+                await autocommit.exec_driver_sql(f"VACUUM (ANALYZE) {table.name}")
+            await autocommit.exec_driver_sql("ANALYZE")
     return BulkResult(runs, events, time.perf_counter() - started)
 
 
