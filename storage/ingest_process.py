@@ -6,7 +6,8 @@ under HTTP load, and the HTTP front end waited for it. Here the server only pick
 the batch (~4 µs a report) and unpickles the answer; the child runs the same driver
 (storage/ingest_drivers.py), one batch at a time, and answers after the commit.
 
-Protocol over a pipe: the server sends a list of reports, the child answers
+Protocol over a socket pair: the server sends the store's address, the child answers
+``("ready", None)`` once it can work; then for each list of reports the server sends,
 ``("ok", (results, changes))`` or ``("error", exception)``; ``None`` asks it to close
 the store and exit. The child ignores SIGINT/SIGTERM (a terminal's Ctrl-C reaches the
 whole process group): the server stops it through the pipe after committing what is
@@ -82,7 +83,11 @@ class ProcessIngestDriver:
     async def apply(self, reports: Sequence[Report]) -> BatchResult:
         await self.ready()
         assert self._pipe is not None
-        self._pipe.send(list(reports))
+        try:
+            self._pipe.send(list(reports))
+        except OSError as exc:
+            self._discard()
+            raise WriterProcessDied(str(exc) or type(exc).__name__) from exc
         status, value = await self._receive()
         if status == "error":
             raise value
