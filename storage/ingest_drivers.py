@@ -127,13 +127,14 @@ def _run_sync(plan: Plan, connection: sqlite3.Connection) -> BatchResult:
 class PostgresIngestDriver:
     """One asyncpg connection of its own, served by an event loop in its own thread.
 
-    On the server's loop every round trip of a batch (six of them) would wait its turn
+    On the server's loop every round trip of a batch (five of them) would wait its turn
     behind the HTTP work of all 32 connections, so a batch took several loop rounds;
     on its own loop a reply is handled as soon as it arrives. A connection that failed
-    is dropped and the next batch opens a new one.
+    is dropped and the next batch opens a new one. In the writer process, whose loop
+    does nothing else, ``apply_here`` runs on the caller's loop instead.
     """
 
-    def __init__(self, dsn: str) -> None:
+    def __init__(self, dsn: str, *, own_loop: bool = True) -> None:
         self._dsn = dsn
         self._connection: asyncpg.Connection | None = None
         self._sql = ingest_sql("postgresql")
@@ -141,7 +142,8 @@ class PostgresIngestDriver:
         self._thread = threading.Thread(
             target=self._loop.run_forever, name="installstats-pg-writer", daemon=True
         )
-        self._thread.start()
+        if own_loop:
+            self._thread.start()
 
     async def ready(self) -> None:
         """Ready at once: the connection opens with the first batch."""
@@ -149,6 +151,13 @@ class PostgresIngestDriver:
     async def apply(self, reports: Sequence[Report]) -> BatchResult:
         done = asyncio.run_coroutine_threadsafe(self._apply(reports), self._loop)
         return await asyncio.wrap_future(done)
+
+    async def apply_here(self, reports: Sequence[Report]) -> BatchResult:
+        return await self._apply(reports)
+
+    async def close_here(self) -> None:
+        await self._close()
+        self._loop.close()
 
     async def close(self) -> None:
         if self._loop.is_closed():

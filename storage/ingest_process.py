@@ -161,7 +161,7 @@ def _serve(pipe: Connection) -> None:
 
     loop = asyncio.new_event_loop()
     sqlite = SqliteIngestDriver(target, synchronous) if dialect == "sqlite" else None
-    postgres = PostgresIngestDriver(target) if dialect != "sqlite" else None
+    postgres = PostgresIngestDriver(target, own_loop=False) if dialect != "sqlite" else None
     try:
         if sqlite is not None:
             sqlite.open_here()
@@ -178,7 +178,7 @@ def _serve(pipe: Connection) -> None:
                     answer: tuple[str, Any] = ("ok", sqlite.apply_here(reports))
                 else:
                     assert postgres is not None
-                    answer = ("ok", loop.run_until_complete(postgres.apply(reports)))
+                    answer = ("ok", loop.run_until_complete(postgres.apply_here(reports)))
             except Exception as exc:  # answered to the server, which isolates the report
                 answer = ("error", exc)
             try:
@@ -192,7 +192,7 @@ def _serve(pipe: Connection) -> None:
         if sqlite is not None:
             sqlite.close_here()
         if postgres is not None:
-            loop.run_until_complete(postgres.close())
+            loop.run_until_complete(postgres.close_here())
         loop.close()
 
 
