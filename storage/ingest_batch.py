@@ -34,10 +34,10 @@ def ingest_plan(sql: IngestSql, reports: Sequence[Report]) -> Plan:
     """Store the batch's new events, merge their runs and move the rollups. The driver
     runs every step in one transaction: a commit makes all of it visible at once, a
     rollback none of it."""
-    fresh, results = yield from _insert_new_events(sql, reports)
+    fresh, results, stored = yield from _insert_new_events(sql, reports)
     if not fresh:
         return results, []
-    changes = yield from _merge_runs(sql, fresh)
+    changes = yield from _merge_runs(sql, fresh, stored)
     runs = [change.after for change in changes]
     notify = (RUNS_CHANNEL, notify_payloads([run["id"] for run in runs]))
     # Not ``yield from``: the driver sends each step's rows, which a list cannot take.
@@ -75,17 +75,17 @@ def notify_payloads(run_ids: Sequence[str], limit: int = NOTIFY_PAYLOAD_BYTES) -
 
 def _insert_new_events(
     sql: IngestSql, reports: Sequence[Report]
-) -> Generator[Step, Rows | None, tuple[list[Report], list[Accepted]]]:
-    """Store the events not stored yet; a client retry (same run, same payload) is
-    acknowledged as a duplicate. ON CONFLICT makes this hold when two replicas receive
-    the same retry at the same moment."""
+) -> Generator[Step, Rows | None, tuple[list[Report], list[Accepted], list[RunState]]]:
+    """Store the events not stored yet and read the batch's stored runs; a client retry
+    (same run, same payload) is acknowledged as a duplicate. ON CONFLICT makes this
+    hold when two replicas receive the same retry at the same moment."""
     first_of_key: dict[str, Report] = {}
     for report in reports:
         first_of_key.setdefault(report.dedup_key, report)
     events = [_event_row(report) for report in first_of_key.values()]
-    # On PostgreSQL the insert also locks every run of the batch (storage/ingest_sql.py).
-    lock = list(dict.fromkeys(report.run_id for report in first_of_key.values()))
-    inserted = yield from sql.store_events(events, lock)
+    # On PostgreSQL the statement also locks every run of the batch (storage/ingest_sql.py).
+    run_ids = list(dict.fromkeys(report.run_id for report in first_of_key.values()))
+    inserted, stored = yield from sql.store_events(events, run_ids)
     fresh = [report for key, report in first_of_key.items() if key in inserted]
     results = [
         Accepted(
@@ -95,7 +95,7 @@ def _insert_new_events(
         )
         for report in reports
     ]
-    return fresh, results
+    return fresh, results, stored
 
 
 def _event_row(report: Report) -> dict[str, Any]:
@@ -115,12 +115,12 @@ def _event_row(report: Report) -> dict[str, Any]:
 
 
 def _merge_runs(
-    sql: IngestSql, fresh: Sequence[Report]
+    sql: IngestSql, fresh: Sequence[Report], runs: Sequence[RunState]
 ) -> Generator[Step, Rows | None, list[RunChange]]:
     by_run: dict[str, list[Report]] = defaultdict(list)
     for report in fresh:
         by_run[report.run_id].append(report)
-    stored = {state["id"]: state for state in (yield from sql.load_runs(list(by_run)))}
+    stored = {state["id"]: state for state in runs}
     changes = []
     for run_id, reports in by_run.items():
         before = stored.get(run_id)

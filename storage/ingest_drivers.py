@@ -127,7 +127,7 @@ def _run_sync(plan: Plan, connection: sqlite3.Connection) -> BatchResult:
 class PostgresIngestDriver:
     """One asyncpg connection of its own, served by an event loop in its own thread.
 
-    On the server's loop every round trip of a batch (five of them) would wait its turn
+    On the server's loop every round trip of a batch (four of them) would wait its turn
     behind the HTTP work of all 32 connections, so a batch took several loop rounds;
     on its own loop a reply is handled as soon as it arrives. A connection that failed
     is dropped and the next batch opens a new one. In the writer process, whose loop

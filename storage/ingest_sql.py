@@ -77,15 +77,22 @@ class IngestSql:
         return self.dialect == "postgresql"
 
     def store_events(
-        self, events: Sequence[dict[str, Any]], lock: list[str]
-    ) -> Generator[Step, Rows | None, set[str]]:
-        """Insert the events whose dedup key is not stored yet; returns the keys
-        inserted. On PostgreSQL the statement also locks the runs in ``lock``."""
+        self, events: Sequence[dict[str, Any]], run_ids: list[str]
+    ) -> Generator[Step, Rows | None, tuple[set[str], list[RunState]]]:
+        """Insert the events whose dedup key is not stored yet and read the stored runs
+        among ``run_ids`` (as the merge's RunState); returns the keys inserted and the
+        runs. On PostgreSQL one statement locks the runs, reads them and inserts."""
         rows = [self._event_row(event) for event in events]
         if self.is_postgresql:
             columns = [list(column) for column in zip(*rows, strict=True)]
-            returned = yield Query(_insert_events("postgresql"), (*columns, lock))
-            return {row[0] for row in returned or ()}
+            inserted: set[str] = set()
+            runs: list[RunState] = []
+            for row in (yield Query(_POSTGRES_STORE_EVENTS, (*columns, run_ids))) or ():
+                if row[0] is None:
+                    runs.append(self.run_state(row[1:]))
+                else:
+                    inserted.add(row[0])
+            return inserted, runs
         # SQLite's one writer holds the write lock (BEGIN IMMEDIATE): the keys read
         # here stay unknown until this transaction inserts them.
         keys = [row[_EVENT_KEY] for row in rows]
@@ -93,16 +100,9 @@ class IngestSql:
         known = set(orjson.loads(returned[0][0])) if returned else set()
         new = [row for row in rows if row[_EVENT_KEY] not in known]
         yield from _sqlite_inserts(_insert_events("sqlite"), len(EVENT_COLUMNS), new)
-        return {row[_EVENT_KEY] for row in new}
-
-    def load_runs(self, run_ids: list[str]) -> Generator[Step, Rows | None, list[RunState]]:
-        """The stored runs among ``run_ids``, as the merge's RunState."""
-        if self.is_postgresql:
-            rows = yield Query(_POSTGRES_SELECT_RUNS, (run_ids,))
-            return [self.run_state(row) for row in rows or ()]
-        rows = yield Query(_SQLITE_SELECT_RUNS, (orjson.dumps(run_ids).decode(),))
-        stored = orjson.loads(rows[0][0]) if rows else []
-        return [self.run_state(row) for row in stored]
+        returned = yield Query(_SQLITE_SELECT_RUNS, (orjson.dumps(run_ids).decode(),))
+        stored = orjson.loads(returned[0][0]) if returned else []
+        return {row[_EVENT_KEY] for row in new}, [self.run_state(row) for row in stored]
 
     def _event_row(self, event: dict[str, Any]) -> Row:
         values = [event[name] for name in EVENT_COLUMNS]
@@ -206,22 +206,30 @@ def _insert_events(dialect: str) -> str:
     )
     selected = ", ".join(f"{name}::json" if name == "raw" else name for name in EVENT_COLUMNS)
     source = f"SELECT {selected} FROM unnest({arrays}) AS batch({names})"
-    insert = (
+    return (
         f"INSERT INTO events ({names}) {source} "
         "ON CONFLICT (dedup_key) DO NOTHING RETURNING dedup_key"
     )
-    # Serialise merges of the same run across writers sharing one PostgreSQL: two
-    # may hold reports of one run at once; without a lock both would fold onto the
-    # same stored state and the second upsert would drop the first's report. The
-    # locks are taken in this statement (saving a round trip), before the next one
-    # reads the runs, in one global order (by key). SQLite's single writer needs none.
-    lock = (
-        "SELECT pg_advisory_xact_lock(k) FROM (SELECT DISTINCT hashtextextended(id, 0) "
-        f"AS k FROM unnest(${len(EVENT_COLUMNS) + 1}::text[]) AS id ORDER BY k) AS keys"
-    )
+
+
+def _postgres_store_events() -> str:
+    """Lock and read the batch's runs, then insert its events: one round trip.
+
+    The locks serialise merges of the same run across writers sharing one PostgreSQL:
+    two may hold reports of one run at once; without a lock both would fold onto the
+    same stored state and the second upsert would drop the first's report. The
+    function (migration 0009) reads the runs after taking the locks, with a snapshot
+    of its own, so it sees what another writer committed while this one waited; a
+    read in this statement itself would not. An Append runs its parts in order, so
+    the events are inserted under the locks. Rows: (key inserted, no run) or (NULL,
+    a stored run). SQLite's single writer needs no lock."""
+    runs = ", ".join(f"runs.{name}" for name in RUN_COLUMNS)
+    nulls = ", ".join("NULL" for _ in RUN_COLUMNS)
     return (
-        f"WITH inserted AS ({insert}), locked AS ({lock}) "
-        "SELECT dedup_key FROM inserted WHERE (SELECT count(*) FROM locked) >= 0"
+        f"WITH inserted AS ({_insert_events('postgresql')}) "
+        f"SELECT NULL AS inserted, {runs} "
+        f"FROM installstats_locked_runs(${len(EVENT_COLUMNS) + 1}::text[]) AS runs "
+        f"UNION ALL SELECT dedup_key, {nulls} FROM inserted"
     )
 
 
@@ -234,7 +242,6 @@ _SQLITE_SELECT_RUNS = (
     f"SELECT json_group_array(json_array({', '.join(RUN_COLUMNS)})) FROM runs "
     "WHERE id IN (SELECT value FROM json_each(?))"
 )
-_POSTGRES_SELECT_RUNS = f"SELECT {', '.join(RUN_COLUMNS)} FROM runs WHERE id = ANY($1::text[])"
 # Where a SQLite template takes its VALUES rows.
 ROWS = "{rows}"
 # Rows per SQLite statement at most: 512 runs of 46 columns stay under SQLite's 32766
@@ -342,6 +349,7 @@ def _postgres_type(table: Table, name: str) -> str:
     raise TypeError(f"no PostgreSQL array type for {table.name}.{name} ({column_type!r})")
 
 
+_POSTGRES_STORE_EVENTS = _postgres_store_events()
 _EVENT_DATETIMES = _positions(EVENTS, EVENT_COLUMNS, UTCDateTime)
 _EVENT_RAW = EVENT_COLUMNS.index("raw")
 _EVENT_KEY = EVENT_COLUMNS.index("dedup_key")
