@@ -31,17 +31,32 @@ Plan = Generator[Step, Rows | None, BatchResult]
 
 
 def ingest_plan(sql: IngestSql, reports: Sequence[Report]) -> Plan:
-    """Store the batch's new events, merge their runs and move the rollups. The driver
-    runs every step in one transaction: a commit makes all of it visible at once, a
-    rollback none of it."""
-    fresh, results, stored = yield from _insert_new_events(sql, reports)
+    """Read what the batch's reports meet in the store, merge their runs, then store
+    the new events, the runs and the rollup deltas. The driver makes the writes one
+    transaction: a commit makes all of it visible at once, a failure none of it."""
+    first_of_key: dict[str, Report] = {}
+    for report in reports:
+        first_of_key.setdefault(report.dedup_key, report)
+    run_ids = list(dict.fromkeys(report.run_id for report in first_of_key.values()))
+    known, stored = yield from sql.read_batch(list(first_of_key), run_ids)
+    # A client retry (same run, same payload) is acknowledged as a duplicate.
+    fresh = [report for key, report in first_of_key.items() if key not in known]
+    results = [
+        Accepted(
+            report.run_id,
+            duplicate=first_of_key[report.dedup_key] is not report or report.dedup_key in known,
+        )
+        for report in reports
+    ]
     if not fresh:
         return results, []
     changes = yield from _merge_runs(sql, fresh, stored)
     runs = [change.after for change in changes]
+    versions = [0 if change.before is None else change.before["event_count"] for change in changes]
     notify = (RUNS_CHANNEL, notify_payloads([run["id"] for run in runs]))
+    events = [_event_row(report) for report in fresh]
     # Not ``yield from``: the driver sends each step's rows, which a list cannot take.
-    for step in sql.write_steps(runs, rollup_rows(changes), notify):  # noqa: UP028
+    for step in sql.write_steps(events, runs, versions, rollup_rows(changes), notify):  # noqa: UP028
         yield step
     return results, changes
 
@@ -71,31 +86,6 @@ def notify_payloads(run_ids: Sequence[str], limit: int = NOTIFY_PAYLOAD_BYTES) -
     if chunk:
         payloads.append(json.dumps(chunk, separators=(",", ":")))
     return payloads
-
-
-def _insert_new_events(
-    sql: IngestSql, reports: Sequence[Report]
-) -> Generator[Step, Rows | None, tuple[list[Report], list[Accepted], list[RunState]]]:
-    """Store the events not stored yet and read the batch's stored runs; a client retry
-    (same run, same payload) is acknowledged as a duplicate. ON CONFLICT makes this
-    hold when two replicas receive the same retry at the same moment."""
-    first_of_key: dict[str, Report] = {}
-    for report in reports:
-        first_of_key.setdefault(report.dedup_key, report)
-    events = [_event_row(report) for report in first_of_key.values()]
-    # On PostgreSQL the statement also locks every run of the batch (storage/ingest_sql.py).
-    run_ids = list(dict.fromkeys(report.run_id for report in first_of_key.values()))
-    inserted, stored = yield from sql.store_events(events, run_ids)
-    fresh = [report for key, report in first_of_key.items() if key in inserted]
-    results = [
-        Accepted(
-            report.run_id,
-            duplicate=first_of_key[report.dedup_key] is not report
-            or report.dedup_key not in inserted,
-        )
-        for report in reports
-    ]
-    return fresh, results, stored
 
 
 def _event_row(report: Report) -> dict[str, Any]:
@@ -134,7 +124,7 @@ def _merge_runs(
         else:
             # An event that sorts before what the run already holds: re-fold them all.
             events = yield Query(sql.select_run_events, (run_id,))
-            after = fold_all(_stored_reports(sql, run_id, events or ()))
+            after = fold_all([*_stored_reports(sql, run_id, events or ()), *reports])
         changes.append(RunChange(before, after))
     return changes
 

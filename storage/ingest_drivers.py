@@ -1,10 +1,13 @@
-"""Running an ingest plan (storage/ingest_batch.py) on each store, in one transaction.
+"""Running an ingest plan (storage/ingest_batch.py) on each store; its writes commit at once.
 
 SQLite: the whole batch — statements, merge, rollups, COMMIT and its fsync — runs in
 one dedicated thread on its own sqlite3 connection, so the event loop keeps answering
 HTTP meanwhile (sqlite3 releases the GIL while SQLite works). One thread, one
 connection: SQLite has one writer anyway, and BEGIN IMMEDIATE takes its lock up front.
-PostgreSQL: asyncpg statements on a pooled connection, one round trip per step.
+PostgreSQL: asyncpg statements on a connection of the writer's own, one round trip per
+step and no transaction block: the plan's reads, then its one write statement, which
+commits as it ends and fails if another writer changed the batch's runs meanwhile (then
+the batch is read and merged again).
 """
 
 from __future__ import annotations
@@ -23,9 +26,11 @@ from ingest.report import Report
 from storage.engine import Database, asyncpg_dsn, configure_sqlite
 from storage.ingest_batch import BatchResult, Plan, ingest_plan
 from storage.ingest_process import ProcessIngestDriver
-from storage.ingest_sql import Rows, ingest_sql
+from storage.ingest_sql import WRITE_CONFLICT, Rows, ingest_sql
 
 CONNECT_TIMEOUT = 10.0
+# Times a PostgreSQL batch is merged again after another writer changed its runs.
+WRITE_CONFLICT_RETRIES = 20
 # Names the writer's connection in pg_stat_activity.
 APPLICATION_NAME = "installstats-writer"
 
@@ -127,7 +132,7 @@ def _run_sync(plan: Plan, connection: sqlite3.Connection) -> BatchResult:
 class PostgresIngestDriver:
     """One asyncpg connection of its own, served by an event loop in its own thread.
 
-    On the server's loop every round trip of a batch (four of them) would wait its turn
+    On the server's loop every round trip of a batch (two of them) would wait its turn
     behind the HTTP work of all 32 connections, so a batch took several loop rounds;
     on its own loop a reply is handled as soon as it arrives. A connection that failed
     is dropped and the next batch opens a new one. In the writer process, whose loop
@@ -175,12 +180,16 @@ class PostgresIngestDriver:
                 timeout=CONNECT_TIMEOUT,
                 server_settings={"application_name": APPLICATION_NAME},
             )
-        try:
-            async with connection.transaction():
+        for attempt in range(WRITE_CONFLICT_RETRIES + 1):
+            try:
                 return await _run_async(ingest_plan(self._sql, reports), connection)
-        except (OSError, asyncpg.InterfaceError, asyncpg.ConnectionDoesNotExistError):
-            await self._close()
-            raise
+            except asyncpg.PostgresError as exc:
+                if exc.sqlstate != WRITE_CONFLICT or attempt == WRITE_CONFLICT_RETRIES:
+                    raise
+            except (OSError, asyncpg.InterfaceError, asyncpg.ConnectionDoesNotExistError):
+                await self._close()
+                raise
+        raise AssertionError("unreachable")
 
     async def _close(self) -> None:
         connection, self._connection = self._connection, None

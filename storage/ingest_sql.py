@@ -76,33 +76,25 @@ class IngestSql:
     def is_postgresql(self) -> bool:
         return self.dialect == "postgresql"
 
-    def store_events(
-        self, events: Sequence[dict[str, Any]], run_ids: list[str]
+    def read_batch(
+        self, keys: list[str], run_ids: list[str]
     ) -> Generator[Step, Rows | None, tuple[set[str], list[RunState]]]:
-        """Insert the events whose dedup key is not stored yet and read the stored runs
-        among ``run_ids`` (as the merge's RunState); returns the keys inserted and the
-        runs. On PostgreSQL one statement locks the runs, reads them and inserts."""
-        rows = [self._event_row(event) for event in events]
+        """The dedup keys among ``keys`` that are stored already, and the stored runs
+        among ``run_ids`` (as the merge's RunState)."""
         if self.is_postgresql:
-            columns = [list(column) for column in zip(*rows, strict=True)]
-            inserted: set[str] = set()
+            known: set[str] = set()
             runs: list[RunState] = []
-            for row in (yield Query(_POSTGRES_STORE_EVENTS, (*columns, run_ids))) or ():
+            for row in (yield Query(_POSTGRES_READ_BATCH, (keys, run_ids))) or ():
                 if row[0] is None:
                     runs.append(self.run_state(row[1:]))
                 else:
-                    inserted.add(row[0])
-            return inserted, runs
-        # SQLite's one writer holds the write lock (BEGIN IMMEDIATE): the keys read
-        # here stay unknown until this transaction inserts them.
-        keys = [row[_EVENT_KEY] for row in rows]
+                    known.add(row[0])
+            return known, runs
         returned = yield Query(_SQLITE_KNOWN_KEYS, (orjson.dumps(keys).decode(),))
         known = set(orjson.loads(returned[0][0])) if returned else set()
-        new = [row for row in rows if row[_EVENT_KEY] not in known]
-        yield from _sqlite_inserts(_insert_events("sqlite"), len(EVENT_COLUMNS), new)
         returned = yield Query(_SQLITE_SELECT_RUNS, (orjson.dumps(run_ids).decode(),))
         stored = orjson.loads(returned[0][0]) if returned else []
-        return {row[_EVENT_KEY] for row in new}, [self.run_state(row) for row in stored]
+        return known, [self.run_state(row) for row in stored]
 
     def _event_row(self, event: dict[str, Any]) -> Row:
         values = [event[name] for name in EVENT_COLUMNS]
@@ -113,16 +105,26 @@ class IngestSql:
 
     def write_steps(
         self,
+        events: Sequence[dict[str, Any]],
         runs: Sequence[dict[str, Any]],
+        read_versions: Sequence[int],
         rollups: dict[Table, list[RollupRow]],
         notify: tuple[str, list[str]] | None = None,
     ) -> list[Step]:
-        """Upsert the merged runs, add the rollup deltas and (PostgreSQL) notify
-        ``(channel, payloads)``. SQLite runs each statement per row in-process;
-        PostgreSQL gets one statement for all of it — each table's rows as one array
-        per column (unnest), the tables as data-modifying CTEs — so the batch's writes
-        cost one round trip and one execution per table, not one per row."""
-        tables = [(RUNS, [self._run_row(run) for run in runs])] + [
+        """Insert the new events, upsert the merged runs, add the rollup deltas and
+        (PostgreSQL) notify ``(channel, payloads)``. SQLite gets a few multi-row
+        statements inside its BEGIN IMMEDIATE. PostgreSQL gets one statement for all of
+        it — each table's rows as one array per column (unnest), the tables as
+        data-modifying CTEs — run on its own, so it commits as it ends: no BEGIN, no
+        COMMIT, one round trip. It is also the check that nothing moved since the
+        batch was read (``read_versions``: each run's event count then, 0 for a new
+        run): should another writer have stored one of the events or changed one of
+        the runs, fewer rows are written than sent and the statement fails with
+        WRITE_CONFLICT, storing nothing."""
+        tables = [
+            (EVENTS, [self._event_row(event) for event in events]),
+            (RUNS, [self._run_row(run) for run in runs]),
+        ] + [
             (table, [self._rollup_row(table, row) for row in rollups.get(table, ())])
             for table in ROLLUP_KEYS
         ]
@@ -136,11 +138,11 @@ class IngestSql:
             ]
         params: list[Any] = []
         for table, rows in tables:
-            width = sum(map(len, _WRITTEN[table]))
-            columns = list(zip(*rows, strict=True)) if rows else [()] * width
+            columns = list(zip(*rows, strict=True)) if rows else [()] * _width(table)
             params.extend(list(column) for column in columns)
         channel, payloads = notify if notify is not None else ("", [])
-        params += [channel, payloads]
+        ids = [run["id"] for run in runs]
+        params += [ids, list(read_versions), len(events), len(runs), channel, payloads]
         return [Query(_postgres_writes(), tuple(params))]
 
     def _run_row(self, run: dict[str, Any]) -> Row:
@@ -193,44 +195,17 @@ def ingest_sql(dialect: str) -> IngestSql:
     )
 
 
-@cache
-def _insert_events(dialect: str) -> str:
-    """PostgreSQL: the statement; SQLite: its template (``_sqlite_inserts``)."""
-    names = ", ".join(EVENT_COLUMNS)
-    if dialect == "sqlite":
-        return f"INSERT INTO events ({names}) VALUES {ROWS} ON CONFLICT (dedup_key) DO NOTHING"
-    # One statement whatever the batch size: each column is one array parameter.
-    arrays = ", ".join(
-        f"${n}::{'text' if name == 'raw' else _postgres_type(EVENTS, name)}[]"
-        for n, name in enumerate(EVENT_COLUMNS, 1)
-    )
-    selected = ", ".join(f"{name}::json" if name == "raw" else name for name in EVENT_COLUMNS)
-    source = f"SELECT {selected} FROM unnest({arrays}) AS batch({names})"
-    return (
-        f"INSERT INTO events ({names}) {source} "
-        "ON CONFLICT (dedup_key) DO NOTHING RETURNING dedup_key"
-    )
-
-
-def _postgres_store_events() -> str:
-    """Lock and read the batch's runs, then insert its events: one round trip.
-
-    The locks serialise merges of the same run across writers sharing one PostgreSQL:
-    two may hold reports of one run at once; without a lock both would fold onto the
-    same stored state and the second upsert would drop the first's report. The
-    function (migration 0009) reads the runs after taking the locks, with a snapshot
-    of its own, so it sees what another writer committed while this one waited; a
-    read in this statement itself would not. An Append runs its parts in order, so
-    the events are inserted under the locks. Rows: (key inserted, no run) or (NULL,
-    a stored run). SQLite's single writer needs no lock."""
-    runs = ", ".join(f"runs.{name}" for name in RUN_COLUMNS)
-    nulls = ", ".join("NULL" for _ in RUN_COLUMNS)
-    return (
-        f"WITH inserted AS ({_insert_events('postgresql')}) "
-        f"SELECT NULL AS inserted, {runs} "
-        f"FROM installstats_locked_runs(${len(EVENT_COLUMNS) + 1}::text[]) AS runs "
-        f"UNION ALL SELECT dedup_key, {nulls} FROM inserted"
-    )
+# PostgreSQL reads planned for the keys at hand each time (migration 0009), with
+# runs then known keys as rows: (NULL, a stored run) or (a stored key, NULLs).
+_POSTGRES_READ_BATCH = (
+    f"SELECT NULL AS known, {', '.join(f'runs.{name}' for name in RUN_COLUMNS)} "
+    "FROM installstats_runs($2::text[]) AS runs UNION ALL "
+    f"SELECT key, {', '.join('NULL' for _ in RUN_COLUMNS)} "
+    "FROM installstats_known_keys($1::text[]) AS key"
+)
+# The SQLSTATE of a PostgreSQL write that found a run or an event changed since the
+# batch was read (installstats_check_writes, migration 0009): the batch is read again.
+WRITE_CONFLICT = "40001"
 
 
 # SQLite reads come back as one row holding a JSON array (one step, see the docstring).
@@ -269,25 +244,61 @@ def _sqlite_statement(template: str, width: int, count: int) -> str:
 
 @cache
 def _upserts(dialect: str) -> dict[Table, str]:
-    """The upsert of each written table; PostgreSQL's parameters numbered on from the
-    previous table's, for the combined statement."""
+    """The insert or upsert of each written table; PostgreSQL's parameters numbered on
+    from the previous table's, for the combined statement."""
     statements: dict[Table, str] = {}
     start = 1
     for table, (keys, others) in _WRITTEN.items():
-        update = _replace if table is RUNS else _add
-        statements[table] = _upsert(dialect, table, keys, others, update, start)
-        if dialect == "postgresql":
-            start += len(keys) + len(others)
+        if table is EVENTS:
+            statements[table] = _insert_events(dialect, start)
+        else:
+            update = _replace if table is RUNS else _add
+            statements[table] = _upsert(dialect, table, keys, others, update, start)
+        start += len(keys) + len(others)
     return statements
+
+
+def _insert_events(dialect: str, start: int) -> str:
+    """Events whose dedup key is stored already are skipped (ON CONFLICT)."""
+    names = ", ".join(EVENT_COLUMNS)
+    if dialect == "sqlite":
+        return f"INSERT INTO events ({names}) VALUES {ROWS} ON CONFLICT (dedup_key) DO NOTHING"
+    arrays = ", ".join(
+        f"${n}::{'text' if name == 'raw' else _postgres_type(EVENTS, name)}[]"
+        for n, name in enumerate(EVENT_COLUMNS, start)
+    )
+    selected = ", ".join(f"{name}::json" if name == "raw" else name for name in EVENT_COLUMNS)
+    return (
+        f"INSERT INTO events ({names}) SELECT {selected} FROM unnest({arrays}) "
+        f"AS batch({names}) ON CONFLICT (dedup_key) DO NOTHING RETURNING run_id"
+    )
 
 
 @cache
 def _postgres_writes() -> str:
+    """Every table of a batch in one statement; a run is updated only if its event
+    count is still the one read (else another writer merged it meanwhile), and
+    installstats_check_writes fails the statement unless every event and run sent
+    was written."""
     upserts = _upserts("postgresql")
-    written = ",\n".join(f"{table.name}_written AS ({sql})" for table, sql in upserts.items())
-    count = sum(len(keys) + len(others) for keys, others in _WRITTEN.values())
-    notify = f"SELECT pg_notify(${count + 1}, payload) FROM unnest(${count + 2}::text[]) AS payload"
-    return f"WITH {written}\n{notify}"
+    n = sum(len(keys) + len(others) for keys, others in _WRITTEN.values())
+    expected = f"SELECT * FROM unnest(${n + 1}::text[], ${n + 2}::integer[]) AS read(id, version)"
+    guarded = upserts[RUNS] + (
+        " WHERE runs.event_count = "
+        "(SELECT read.version FROM read_versions AS read WHERE read.id = excluded.id) "
+        "RETURNING id"
+    )
+    written = ",\n".join(
+        f"{table.name}_written AS ({guarded if table is RUNS else sql})"
+        for table, sql in upserts.items()
+    )
+    check = (
+        "installstats_check_writes("
+        f"(SELECT count(*) FROM events_written) = ${n + 3} "
+        f"AND (SELECT count(*) FROM runs_written) = ${n + 4})"
+    )
+    notify = f"SELECT count(pg_notify(${n + 5}, payload)) FROM unnest(${n + 6}::text[]) AS payload"
+    return f"WITH read_versions AS ({expected}),\n{written}\nSELECT {check}, ({notify})"
 
 
 def _width(table: Table) -> int:
@@ -349,7 +360,6 @@ def _postgres_type(table: Table, name: str) -> str:
     raise TypeError(f"no PostgreSQL array type for {table.name}.{name} ({column_type!r})")
 
 
-_POSTGRES_STORE_EVENTS = _postgres_store_events()
 _EVENT_DATETIMES = _positions(EVENTS, EVENT_COLUMNS, UTCDateTime)
 _EVENT_RAW = EVENT_COLUMNS.index("raw")
 _EVENT_KEY = EVENT_COLUMNS.index("dedup_key")
@@ -359,6 +369,7 @@ _RUN_DATETIME_NAMES = tuple(RUN_COLUMNS[i] for i in _RUN_DATETIMES)
 _RUN_BOOLEAN_NAMES = tuple(RUN_COLUMNS[i] for i in _positions(RUNS, RUN_COLUMNS, Boolean))
 # The tables a batch writes, in statement order, with their key and updated columns.
 _WRITTEN: dict[Table, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    EVENTS: (("dedup_key",), tuple(name for name in EVENT_COLUMNS if name != "dedup_key")),
     RUNS: (("id",), RUN_COLUMNS[1:]),
     **{table: (ROLLUP_KEYS[table], ROLLUP_MEASURES[table]) for table in ROLLUP_KEYS},
 }

@@ -1,9 +1,9 @@
-"""Writers sharing one PostgreSQL merge each run under its lock (migration 0009).
+"""Writers sharing one PostgreSQL never lose each other's reports (migration 0009).
 
-Two server processes may each hold reports of the same run at once. The ingest
-statement locks the batch's runs and reads them after the locks are granted, with a
-snapshot of its own: a writer that waited for another's lock must see the run as the
-other committed it, or its upsert would silently drop the other's reports.
+Two server processes may each hold reports of the same run at once. A writer reads
+the batch's runs, merges them in Python and writes everything in one statement, which
+updates a run only if its event count is still the one read; otherwise the statement
+fails as a conflict, stores nothing, and the writer merges the batch again.
 """
 
 from __future__ import annotations
@@ -18,7 +18,9 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from ingest.report import build_report
+from storage.ingest_batch import ingest_plan
 from storage.ingest_drivers import PostgresIngestDriver
+from storage.ingest_sql import WRITE_CONFLICT, ingest_sql
 from tests.conftest import STORES
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
@@ -46,37 +48,37 @@ def _bodies(run: int) -> list[dict[str, Any]]:
     ]
 
 
-async def test_a_writer_waiting_for_a_run_lock_reads_the_run_as_its_holder_committed_it(
+async def test_a_write_after_another_writer_changed_the_run_fails_and_stores_nothing(
     postgres_dsn: str,
 ) -> None:
-    driver = PostgresIngestDriver(postgres_dsn)
+    installing, configuring, success = (build_report("telemetry", body, NOW) for body in _bodies(1))
+    first, second = PostgresIngestDriver(postgres_dsn), PostgresIngestDriver(postgres_dsn)
+    connection = await asyncpg.connect(postgres_dsn)
     try:
-        await driver.apply([build_report("telemetry", _bodies(1)[0], NOW)])
+        await first.apply([installing])
+        # The first writer reads and merges ``configuring``; before it writes, the
+        # second stores ``success`` for the same run.
+        plan = ingest_plan(ingest_sql("postgresql"), [configuring])
+        step, rows = plan.send(None), None
+        while "installstats_check_writes" not in step.sql:
+            rows = await connection.fetch(step.sql, *step.params)
+            step = plan.send(rows)
+        await second.apply([success])
+        with pytest.raises(asyncpg.PostgresError) as conflict:
+            await connection.fetch(step.sql, *step.params)
+        assert conflict.value.sqlstate == WRITE_CONFLICT
+        assert await connection.fetchval("SELECT count(*) FROM events") == 2
+        # Applied again, the batch is merged onto what the second writer stored.
+        await first.apply([configuring])
+        run = await connection.fetchrow("SELECT status, event_count FROM runs")
+        assert (run["status"], run["event_count"]) == ("success", 3)
+        assert (
+            await connection.fetchval("SELECT sum(events) FROM rollup_total WHERE grain = 'd'") == 3
+        )
     finally:
-        await driver.close()
-    run_id = _bodies(1)[0]["random_id"]
-    holder = await asyncpg.connect(postgres_dsn)
-    waiter = await asyncpg.connect(postgres_dsn)
-    try:
-        await holder.execute("BEGIN")
-        await holder.fetch("SELECT id FROM installstats_locked_runs($1::text[])", [run_id])
-        await holder.execute("UPDATE runs SET event_count = 99 WHERE id = $1", run_id)
-
-        async def read_under_lock() -> int:
-            async with waiter.transaction():
-                rows = await waiter.fetch(
-                    "SELECT event_count FROM installstats_locked_runs($1::text[])", [run_id]
-                )
-                return int(rows[0][0])
-
-        waiting = asyncio.create_task(read_under_lock())
-        await asyncio.sleep(0.3)
-        assert not waiting.done(), "the second writer must wait for the run's lock"
-        await holder.execute("COMMIT")
-        assert await asyncio.wait_for(waiting, timeout=10) == 99
-    finally:
-        await holder.close()
-        await waiter.close()
+        await connection.close()
+        await first.close()
+        await second.close()
 
 
 async def test_two_writers_merging_reports_of_the_same_runs_lose_none(postgres_dsn: str) -> None:
