@@ -1,4 +1,4 @@
-"""Where reports become stored events and merged runs: one batch, one transaction.
+"""Where reports become stored events and merged runs: one batch, one committed write.
 
 The batch is a plan (a generator) that yields each statement it needs and receives
 its rows, so the same merge logic drives both stores' drivers without SQLAlchemy on

@@ -362,7 +362,6 @@ def _postgres_type(table: Table, name: str) -> str:
 
 _EVENT_DATETIMES = _positions(EVENTS, EVENT_COLUMNS, UTCDateTime)
 _EVENT_RAW = EVENT_COLUMNS.index("raw")
-_EVENT_KEY = EVENT_COLUMNS.index("dedup_key")
 assert _positions(EVENTS, EVENT_COLUMNS, JSON) == (_EVENT_RAW,)
 _RUN_DATETIMES = _positions(RUNS, RUN_COLUMNS, UTCDateTime)
 _RUN_DATETIME_NAMES = tuple(RUN_COLUMNS[i] for i in _RUN_DATETIMES)
