@@ -194,11 +194,13 @@ async def _start_empty(conn: AsyncConnection) -> None:
 
 
 async def _drop_secondary_indexes(conn: AsyncConnection) -> list[str]:
-    """Drop the plain indexes of the loaded tables; return the SQL that re-creates them.
+    """Drop the indexes of the loaded tables; return the SQL that re-creates them.
 
     Read from the database rather than the models, so that whatever indexes the
     migrations made come back exactly; indexes behind primary keys and unique
-    constraints stay (SQLite cannot drop them, and they keep the load honest).
+    constraints stay (SQLite cannot drop them, and they keep the load honest). A unique
+    index (events' run and dedup key) is built again once at the end, and a duplicate
+    would fail the load there.
     """
     async with conn.begin():
         if conn.dialect.name == "sqlite":

@@ -90,7 +90,9 @@ class IngestSql:
                 else:
                     known.add(row[0])
             return known, runs
-        returned = yield Query(_SQLITE_KNOWN_KEYS, (orjson.dumps(keys).decode(),))
+        returned = yield Query(
+            _SQLITE_KNOWN_KEYS, (orjson.dumps(run_ids).decode(), orjson.dumps(keys).decode())
+        )
         known = set(orjson.loads(returned[0][0])) if returned else set()
         returned = yield Query(_SQLITE_SELECT_RUNS, (orjson.dumps(run_ids).decode(),))
         stored = orjson.loads(returned[0][0]) if returned else []
@@ -201,7 +203,7 @@ _POSTGRES_READ_BATCH = (
     f"SELECT NULL AS known, {', '.join(f'runs.{name}' for name in RUN_COLUMNS)} "
     "FROM installstats_runs($2::text[]) AS runs UNION ALL "
     f"SELECT key, {', '.join('NULL' for _ in RUN_COLUMNS)} "
-    "FROM installstats_known_keys($1::text[]) AS key"
+    "FROM installstats_known_keys($2::text[], $1::text[]) AS key"
 )
 # The SQLSTATE of a PostgreSQL write that found a run or an event changed since the
 # batch was read (installstats_check_writes, migration 0009): the batch is read again.
@@ -211,7 +213,8 @@ WRITE_CONFLICT = "40001"
 # SQLite reads come back as one row holding a JSON array (one step, see the docstring).
 _SQLITE_KNOWN_KEYS = (
     "SELECT json_group_array(dedup_key) FROM events "
-    "WHERE dedup_key IN (SELECT value FROM json_each(?))"
+    "WHERE run_id IN (SELECT value FROM json_each(?)) "
+    "AND dedup_key IN (SELECT value FROM json_each(?))"
 )
 _SQLITE_SELECT_RUNS = (
     f"SELECT json_group_array(json_array({', '.join(RUN_COLUMNS)})) FROM runs "
@@ -262,7 +265,9 @@ def _insert_events(dialect: str, start: int) -> str:
     """Events whose dedup key is stored already are skipped (ON CONFLICT)."""
     names = ", ".join(EVENT_COLUMNS)
     if dialect == "sqlite":
-        return f"INSERT INTO events ({names}) VALUES {ROWS} ON CONFLICT (dedup_key) DO NOTHING"
+        return (
+            f"INSERT INTO events ({names}) VALUES {ROWS} ON CONFLICT (run_id, dedup_key) DO NOTHING"
+        )
     arrays = ", ".join(
         f"${n}::{'text' if name == 'raw' else _postgres_type(EVENTS, name)}[]"
         for n, name in enumerate(EVENT_COLUMNS, start)
@@ -270,7 +275,7 @@ def _insert_events(dialect: str, start: int) -> str:
     selected = ", ".join(f"{name}::json" if name == "raw" else name for name in EVENT_COLUMNS)
     return (
         f"INSERT INTO events ({names}) SELECT {selected} FROM unnest({arrays}) "
-        f"AS batch({names}) ON CONFLICT (dedup_key) DO NOTHING RETURNING run_id"
+        f"AS batch({names}) ON CONFLICT (run_id, dedup_key) DO NOTHING RETURNING run_id"
     )
 
 
@@ -368,7 +373,10 @@ _RUN_DATETIME_NAMES = tuple(RUN_COLUMNS[i] for i in _RUN_DATETIMES)
 _RUN_BOOLEAN_NAMES = tuple(RUN_COLUMNS[i] for i in _positions(RUNS, RUN_COLUMNS, Boolean))
 # The tables a batch writes, in statement order, with their key and updated columns.
 _WRITTEN: dict[Table, tuple[tuple[str, ...], tuple[str, ...]]] = {
-    EVENTS: (("dedup_key",), tuple(name for name in EVENT_COLUMNS if name != "dedup_key")),
+    EVENTS: (
+        ("run_id", "dedup_key"),
+        tuple(name for name in EVENT_COLUMNS if name not in ("run_id", "dedup_key")),
+    ),
     RUNS: (("id",), RUN_COLUMNS[1:]),
     **{table: (ROLLUP_KEYS[table], ROLLUP_MEASURES[table]) for table in ROLLUP_KEYS},
 }

@@ -15,15 +15,16 @@ class Event(SQLModel, table=True):
     """Every accepted report as sent (known fields, error text scrubbed)."""
 
     __tablename__ = "events"
-    # Events are read by run and by dedup key only (migration 0007 dropped event_time's).
-    __table_args__ = (Index("ix_events_run_id", "run_id"),)
+    # Events are read by run, and by run and dedup key (the key hashes the run id, so it
+    # is unique within its run exactly when it is unique: migration 0010).
+    __table_args__ = (Index("ux_events_run_id_dedup_key", "run_id", "dedup_key", unique=True),)
 
     id: int | None = Field(
         default=None,
         sa_column=Column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
     )
     run_id: str = Field(max_length=160)
-    dedup_key: str = Field(max_length=32, unique=True)
+    dedup_key: str = Field(max_length=32)
     source: str = Field(max_length=32)
     kind: str = Field(max_length=8)
     status_raw: str = Field(max_length=32)

@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
+import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
+from sqlalchemy import func, insert, select
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import SQLModel
 
 from storage import rollup_tables, tables
 from storage.engine import open_database
-from storage.migrate import pending_revisions, upgrade_to, upgrade_to_head
+from storage.migrate import alembic_config, pending_revisions, upgrade_to, upgrade_to_head
+from storage.tables import EVENTS
 
 MODELS = (tables, rollup_tables)  # importing them registers their tables in the metadata
 
@@ -96,3 +103,60 @@ async def test_postgres_rollups_read_by_app_carry_their_counts_in_the_key_index(
     assert definitions["rollup_error"].endswith(
         "(grain, bucket_start, kind, app, exit_code, error_category) INCLUDE (runs)"
     )
+
+
+def _event(run_id: str, dedup_key: str) -> dict[str, object]:
+    moment = datetime(2026, 11, 1, 12, tzinfo=UTC)
+    return {
+        "run_id": run_id,
+        "dedup_key": dedup_key,
+        "source": "telemetry",
+        "kind": "INSTALL",
+        "status_raw": "installing",
+        "status": "INSTALLING",
+        "received_at": moment,
+        "event_time": moment,
+        "raw": {"nsapp": "docker"},
+    }
+
+
+async def test_events_migration_keeps_every_event_and_dedup_keys_stay_unique_per_run(
+    database_url: str,
+) -> None:
+    """0010 swaps events' unique dedup key and run index for one (run_id, dedup_key)
+    unique index; the events survive it both ways."""
+    database = open_database(database_url)
+    stored = [_event("run-a", "k1"), _event("run-a", "k2"), _event("run-b", "k3")]
+
+    async def pairs() -> list[tuple[str, str]]:
+        async with database.reader.connect() as conn:
+            rows = await conn.execute(
+                select(EVENTS.c.run_id, EVENTS.c.dedup_key).order_by(EVENTS.c.id)
+            )
+            return [(str(run), str(key)) for run, key in rows]
+
+    def downgrade(connection: Connection) -> None:
+        config = alembic_config()
+        config.attributes["connection"] = connection
+        command.downgrade(config, "0009")
+
+    try:
+        await upgrade_to(database.writer, "0009")
+        async with database.writer.begin() as conn:
+            await conn.execute(insert(EVENTS), stored)
+        await upgrade_to_head(database.writer)
+        assert await pairs() == [("run-a", "k1"), ("run-a", "k2"), ("run-b", "k3")]
+        with pytest.raises(IntegrityError):
+            async with database.writer.begin() as conn:
+                await conn.execute(insert(EVENTS), [_event("run-a", "k2")])
+        async with database.writer.begin() as conn:
+            await conn.run_sync(downgrade)
+        assert await pairs() == [("run-a", "k1"), ("run-a", "k2"), ("run-b", "k3")]
+        with pytest.raises(IntegrityError):  # 0009's key was unique across runs
+            async with database.writer.begin() as conn:
+                await conn.execute(insert(EVENTS), [_event("run-c", "k3")])
+        await upgrade_to_head(database.writer)
+        async with database.reader.connect() as conn:
+            assert await conn.scalar(select(func.count()).select_from(EVENTS)) == 3
+    finally:
+        await database.dispose()
