@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
-from ingest.merge import RunChange
+from ingest.merge import RunState
 from live.broker import RunBroker
 from live.pg_listener import PgRunListener
 from service.settings import Settings
@@ -41,8 +41,8 @@ async def start_live_updates(
         await listener.start()
         return LiveUpdates(broker, listener)
 
-    def publish(changes: Sequence[RunChange]) -> None:
-        broker.publish(change.after for change in changes)
+    def publish(runs: Sequence[RunState]) -> None:
+        broker.publish(runs)
 
     writer.add_commit_listener(publish)
     return LiveUpdates(broker)

@@ -11,8 +11,7 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from collections.abc import Generator, Sequence
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from ingest.merge import RunChange, RunState, fold, fold_all
 from ingest.report import Report, build_report
@@ -20,13 +19,15 @@ from storage.ingest_sql import IngestSql, Query, Rows, Step
 from storage.rollups import rollup_rows
 
 
-@dataclass(frozen=True, slots=True)
-class Accepted:
+class Accepted(NamedTuple):
+    """A stored report's answer (a tuple: thousands a second cross the writer's pipe)."""
+
     run_id: str
     duplicate: bool
 
 
-BatchResult = tuple[list[Accepted], list[RunChange]]
+# Each report's answer, and the runs the batch changed as committed (live updates).
+BatchResult = tuple[list[Accepted], list[RunState]]
 Plan = Generator[Step, Rows | None, BatchResult]
 
 
@@ -58,7 +59,7 @@ def ingest_plan(sql: IngestSql, reports: Sequence[Report]) -> Plan:
     # Not ``yield from``: the driver sends each step's rows, which a list cannot take.
     for step in sql.write_steps(events, runs, versions, rollup_rows(changes), notify):  # noqa: UP028
         yield step
-    return results, changes
+    return results, runs
 
 
 # Live updates across replicas (live/pg_listener.py): every process LISTENs here.

@@ -36,6 +36,9 @@ APPLICATION_NAME = "installstats-writer"
 
 
 class IngestDriver(Protocol):
+    # Batches the writer hands over before the first of them is answered.
+    batches_in_flight: int
+
     async def ready(self) -> None: ...
 
     async def apply(self, reports: Sequence[Report]) -> BatchResult: ...
@@ -43,7 +46,9 @@ class IngestDriver(Protocol):
     async def close(self) -> None: ...
 
 
-def open_ingest_driver(database: Database, *, separate_process: bool = False) -> IngestDriver:
+def open_ingest_driver(
+    database: Database, *, batch_size: int, separate_process: bool = False
+) -> IngestDriver:
     """The store's driver; with ``separate_process``, the same driver in a process of
     its own (storage/ingest_process.py)."""
     if database.dialect == "sqlite":
@@ -54,13 +59,17 @@ def open_ingest_driver(database: Database, *, separate_process: bool = False) ->
     else:
         target = asyncpg_dsn(database.writer.url.render_as_string(False))
     if separate_process:
-        return ProcessIngestDriver(database.dialect, target, database.sqlite_synchronous)
+        return ProcessIngestDriver(
+            database.dialect, target, database.sqlite_synchronous, batch_size
+        )
     if database.dialect == "sqlite":
         return SqliteIngestDriver(target, database.sqlite_synchronous)
     return PostgresIngestDriver(target)
 
 
 class SqliteIngestDriver:
+    batches_in_flight = 1
+
     def __init__(self, path: str, synchronous: str) -> None:
         self._path = path
         self._synchronous = synchronous
@@ -138,6 +147,8 @@ class PostgresIngestDriver:
     is dropped and the next batch opens a new one. In the writer process, whose loop
     does nothing else, ``apply_here`` runs on the caller's loop instead.
     """
+
+    batches_in_flight = 1
 
     def __init__(self, dsn: str, *, own_loop: bool = True) -> None:
         self._dsn = dsn

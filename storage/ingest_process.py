@@ -8,7 +8,8 @@ the batch (~4 µs a report) and unpickles the answer; the child runs the same dr
 
 Protocol over a socket pair: the server sends the store's address, the child answers
 ``("ready", None)`` once it can work; then for each list of reports the server sends,
-``("ok", (results, changes))`` or ``("error", exception)``; ``None`` asks it to close
+``("ok", (results, runs))`` or ``("error", exception)``, in the order the lists came
+(the server sends the next list before the answer to the last); ``None`` asks it to close
 the store and exit. The child ignores SIGINT/SIGTERM (a terminal's Ctrl-C reaches the
 whole process group): the server stops it through the pipe after committing what is
 queued, and when the server dies the pipe closes and the child exits after the batch
@@ -18,12 +19,13 @@ it holds, if any, which is committed or rolled back as a whole.
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import signal
 import socket
 import subprocess
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from multiprocessing.connection import Connection
 from typing import Any
 
@@ -38,11 +40,23 @@ class WriterProcessDied(Exception):
 
 
 class ProcessIngestDriver:
-    def __init__(self, dialect: str, target: str, synchronous: str) -> None:
-        self._store = (dialect, target, synchronous)
+    """The server's end of the pipe. Batches may be sent before the previous ones are
+    answered (storage/writer.py keeps two in flight): the child takes them in order and
+    answers in order, so the n-th answer read belongs to the n-th batch sent."""
+
+    # Lists of reports sent before the first of them is answered: the child stores
+    # every list waiting when it is free in one transaction.
+    batches_in_flight = 8
+
+    def __init__(self, dialect: str, target: str, synchronous: str, batch_size: int) -> None:
+        self._store = (dialect, target, synchronous, batch_size)
         self._process: subprocess.Popen[bytes] | None = None
         self._pipe: Connection | None = None
         self._ready = False
+        self._starting = asyncio.Lock()
+        # Who waits for the child's next messages, oldest first.
+        self._waiting: collections.deque[asyncio.Future[tuple[str, Any]]] = collections.deque()
+        self._reading: asyncio.AbstractEventLoop | None = None
         self._start()
 
     def _start(self) -> None:
@@ -71,14 +85,15 @@ class ProcessIngestDriver:
         """Wait for the child to have imported the driver (and opened a SQLite store):
         the server starts answering only then (its first batches would otherwise wait for
         the imports, ~0.5 s of requests at up to that latency)."""
-        if self._pipe is None or not self._alive():
-            self._discard()
-            self._start()
-        if not self._ready:
-            status, _ = await self._receive()
-            if status != "ready":
-                raise WriterProcessDied(f"unexpected {status!r} from the writer process")
-            self._ready = True
+        async with self._starting:
+            if self._pipe is None or not self._alive():
+                self._discard()
+                self._start()
+            if not self._ready:
+                status, _ = await self._next_message()
+                if status != "ready":
+                    raise WriterProcessDied(f"unexpected {status!r} from the writer process")
+                self._ready = True
 
     async def apply(self, reports: Sequence[Report]) -> BatchResult:
         await self.ready()
@@ -88,38 +103,42 @@ class ProcessIngestDriver:
         except OSError as exc:
             self._discard()
             raise WriterProcessDied(str(exc) or type(exc).__name__) from exc
-        status, value = await self._receive()
+        # A waiter cancelled here still takes its answer off the pipe, unread.
+        status, value = await self._next_message()
         if status == "error":
             raise value
         result: BatchResult = value
         return result
 
-    async def _receive(self) -> tuple[str, Any]:
-        """The child's next message; WriterProcessDied if it is gone."""
+    def _next_message(self) -> asyncio.Future[tuple[str, Any]]:
+        """The child's next message not yet promised to an earlier caller."""
+        assert self._pipe is not None
+        loop = asyncio.get_running_loop()
+        message: asyncio.Future[tuple[str, Any]] = loop.create_future()
+        self._waiting.append(message)
+        if self._reading is None:
+            loop.add_reader(self._pipe.fileno(), self._read_message)
+            self._reading = loop
+        return message
+
+    def _read_message(self) -> None:
         pipe = self._pipe
         assert pipe is not None
-        loop = asyncio.get_running_loop()
-        readable: asyncio.Future[None] = loop.create_future()
-        handle = pipe.fileno()
-        loop.add_reader(handle, _settle, readable)
         try:
-            await readable
             message: tuple[str, Any] = pipe.recv()
         except (EOFError, OSError) as exc:
-            died: Exception | None = WriterProcessDied(str(exc) or type(exc).__name__)
-        except BaseException:
-            # Cancelled mid-batch: an answer may still come and would pair with the next
-            # batch. The child is stopped; its open transaction rolls back.
-            loop.remove_reader(handle)
-            self._discard()
-            raise
-        else:
-            died = None
-        loop.remove_reader(handle)
-        if died is not None:
-            self._discard()
-            raise died
-        return message
+            self._discard(WriterProcessDied(str(exc) or type(exc).__name__))
+            return
+        waiter = self._waiting.popleft()
+        if not waiter.done():
+            waiter.set_result(message)
+        if not self._waiting:
+            self._stop_reading()
+
+    def _stop_reading(self) -> None:
+        if self._reading is not None and self._pipe is not None:
+            self._reading.remove_reader(self._pipe.fileno())
+        self._reading = None
 
     async def close(self) -> None:
         if self._pipe is None:
@@ -132,7 +151,14 @@ class ProcessIngestDriver:
                 await asyncio.to_thread(process.wait, STOP_TIMEOUT)
         self._discard()
 
-    def _discard(self) -> None:
+    def _discard(self, reason: Exception | None = None) -> None:
+        """Forget the child (killing it if it still runs); whoever waits for an answer
+        gets ``reason``: their batches may or may not have committed."""
+        self._stop_reading()
+        while self._waiting:
+            waiter = self._waiting.popleft()
+            if not waiter.done():
+                waiter.set_exception(reason or WriterProcessDied("the writer process was stopped"))
         if self._pipe is not None:
             self._pipe.close()
             self._pipe = None
@@ -143,57 +169,97 @@ class ProcessIngestDriver:
             self._process = None
 
 
-def _settle(future: asyncio.Future[None]) -> None:
-    if not future.done():
-        future.set_result(None)
+Answer = tuple[str, Any]
 
 
 def _serve(pipe: Connection) -> None:
-    """The child: apply each batch received, answer, until told to stop or orphaned."""
+    """The child: apply what the server sent, answer, until told to stop or orphaned."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     from storage.ingest_drivers import PostgresIngestDriver, SqliteIngestDriver
 
     try:
-        dialect, target, synchronous = pipe.recv()
+        dialect, target, synchronous, batch_size = pipe.recv()
     except EOFError:
         return
 
     loop = asyncio.new_event_loop()
     sqlite = SqliteIngestDriver(target, synchronous) if dialect == "sqlite" else None
     postgres = PostgresIngestDriver(target, own_loop=False) if dialect != "sqlite" else None
+
+    def apply(reports: list[Report]) -> BatchResult:
+        if sqlite is not None:
+            return sqlite.apply_here(reports)
+        assert postgres is not None
+        return loop.run_until_complete(postgres.apply_here(reports))
+
     try:
         if sqlite is not None:
             sqlite.open_here()
         pipe.send(("ready", None))
-        while True:
+        stopping = False
+        while not stopping:
             try:
-                reports = pipe.recv()
+                messages, stopping = _waiting_messages(pipe, batch_size)
             except EOFError:
                 return
-            if reports is None:
-                return
-            try:
-                if sqlite is not None:
-                    answer: tuple[str, Any] = ("ok", sqlite.apply_here(reports))
-                else:
-                    assert postgres is not None
-                    answer = ("ok", loop.run_until_complete(postgres.apply_here(reports)))
-            except Exception as exc:  # answered to the server, which isolates the report
-                answer = ("error", exc)
-            try:
-                pipe.send(answer)
-            except (OSError, EOFError):
-                return
-            except Exception:  # an exception that does not pickle (asyncpg's may not)
-                error = answer[1]
-                pipe.send(("error", RuntimeError(f"{type(error).__name__}: {error}")))
+            for answer in _apply_together(apply, messages):
+                try:
+                    pipe.send(answer)
+                except (OSError, EOFError):
+                    return
+                except Exception:  # an exception that does not pickle (asyncpg's may not)
+                    error = answer[1]
+                    pipe.send(("error", RuntimeError(f"{type(error).__name__}: {error}")))
     finally:
         if sqlite is not None:
             sqlite.close_here()
         if postgres is not None:
             loop.run_until_complete(postgres.close_here())
         loop.close()
+
+
+def _waiting_messages(pipe: Connection, batch_size: int) -> tuple[list[list[Report]], bool]:
+    """The next lists of reports: wait for one, then take every list already sent, up to
+    about ``batch_size`` reports; and whether the server asked to stop after them."""
+    messages: list[list[Report]] = []
+    count = 0
+    while not messages or (count < batch_size and pipe.poll()):
+        message = pipe.recv()
+        if message is None:
+            return messages, True
+        messages.append(message)
+        count += len(message)
+    return messages, False
+
+
+def _apply_together(
+    apply: Callable[[list[Report]], BatchResult], messages: list[list[Report]]
+) -> list[Answer]:
+    """One answer per message, in order. The messages are stored in one transaction;
+    if that fails, each in one of its own, so that only the failing one's reports are
+    refused (and isolated by the server, storage/writer.py)."""
+    if len(messages) > 1:
+        try:
+            results, runs = apply([report for message in messages for report in message])
+        except Exception:
+            pass
+        else:
+            answers: list[Answer] = []
+            start = 0
+            for number, message in enumerate(messages, 1):
+                # The runs changed go with the last answer: listeners hear of each once.
+                changed = runs if number == len(messages) else []
+                answers.append(("ok", (results[start : start + len(message)], changed)))
+                start += len(message)
+            return answers
+    answers = []
+    for message in messages:
+        try:
+            answers.append(("ok", apply(message)))
+        except Exception as exc:
+            answers.append(("error", exc))
+    return answers
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ rollups they maintain equal a rebuild from the runs table.
 from __future__ import annotations
 
 import asyncio
+import multiprocessing
 import os
 import signal
 from collections.abc import Sequence
@@ -19,9 +20,12 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from ingest.merge import RunChange
-from ingest.report import build_report
+from ingest.merge import RunState
+from ingest.report import Report, build_report
 from storage.engine import Database
+from storage.ingest_batch import BatchResult
+from storage.ingest_drivers import open_ingest_driver
+from storage.ingest_process import _apply_together, _waiting_messages
 from storage.ingest_sql import SQLITE_CHUNK_ROWS
 from storage.rollup_tables import ROLLUP_APP, ROLLUP_DIMENSION, ROLLUP_ERROR, ROLLUP_TOTAL
 from storage.tables import EVENTS, RUNS
@@ -65,8 +69,8 @@ async def _write(
 ) -> dict[str, dict[str, Any]]:
     published: dict[str, dict[str, Any]] = {}
 
-    def remember(changes: Sequence[RunChange]) -> None:
-        published.update((change.after["id"], change.after) for change in changes)
+    def remember(runs: Sequence[RunState]) -> None:
+        published.update((run["id"], run) for run in runs)
 
     writer = IngestWriter(
         database,
@@ -211,3 +215,46 @@ async def test_a_failing_batch_in_the_writer_process_fails_only_its_report(
     assert [isinstance(result, Exception) for result in results] == [False, False, False, True]
     async with database.reader.connect() as conn:
         assert await conn.scalar(select(func.count()).select_from(EVENTS)) == len(good)
+
+
+def test_the_writer_process_takes_every_list_already_sent_up_to_the_batch_size() -> None:
+    ours, theirs = multiprocessing.Pipe()
+    reports = [build_report("telemetry", body, NOW) for body in _run_bodies(7)]
+    for size in (1, 2, 3):
+        ours.send(reports[:size])
+    ours.send(reports[:1])
+    ours.send(None)
+    taken, stopping = _waiting_messages(theirs, batch_size=5)
+    assert ([len(message) for message in taken], stopping) == ([1, 2, 3], False)
+    taken, stopping = _waiting_messages(theirs, batch_size=5)
+    assert ([len(message) for message in taken], stopping) == ([1], True)
+
+
+async def test_lists_stored_together_are_answered_each_and_a_bad_one_fails_alone(
+    database: Database,
+) -> None:
+    """The writer process stores the lists waiting in one transaction; when that fails,
+    each list in its own, so only the list holding the bad report is refused."""
+    good = [build_report("telemetry", body, NOW) for body in _run_bodies(2)]
+    more = [build_report("telemetry", body, NOW) for body in _run_bodies(3)]
+    fresh = [build_report("telemetry", body, NOW) for body in _run_bodies(4)]
+    bad = replace(good[0], dedup_key="unstorable", raw={"value": object()})
+    driver = open_ingest_driver(database, batch_size=16)
+
+    def apply(reports: list[Report]) -> BatchResult:
+        return asyncio.run_coroutine_threadsafe(driver.apply(reports), loop).result()
+
+    loop = asyncio.get_running_loop()
+    try:
+        together = await asyncio.to_thread(_apply_together, apply, [good[:2], good[2:], more])
+        failing = await asyncio.to_thread(_apply_together, apply, [fresh[:2], [bad], fresh[2:]])
+    finally:
+        await driver.close()
+    assert [status for status, _ in together] == ["ok", "ok", "ok"]
+    assert [len(value[0]) for _, value in together] == [2, 1, 3]
+    # The runs the transaction changed come once, with the last answer.
+    assert [len(value[1]) for _, value in together] == [0, 0, 2]
+    assert [status for status, _ in failing] == ["ok", "error", "ok"]
+    assert not any(accepted.duplicate for _, value in failing[::2] for accepted in value[0])
+    async with database.reader.connect() as conn:
+        assert await conn.scalar(select(func.count()).select_from(EVENTS)) == 9

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from ingest.merge import RunChange
+from ingest.merge import RunState
 from ingest.report import build_report
 from live.matching import matches
 from storage.analytics.filters import EFFECTIVE_OUTCOMES, RunFilter, run_conditions
@@ -91,8 +91,8 @@ async def published(database: Database) -> dict[str, dict[str, Any]]:
     rng = random.Random(SEED)
     states: dict[str, dict[str, Any]] = {}
 
-    def remember(changes: Sequence[RunChange]) -> None:
-        states.update((change.after["id"], change.after) for change in changes)
+    def remember(runs: Sequence[RunState]) -> None:
+        states.update((run["id"], run) for run in runs)
 
     writer = IngestWriter(database, queue_size=1000, batch_size=16)
     writer.add_commit_listener(remember)
