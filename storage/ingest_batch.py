@@ -17,6 +17,7 @@ from ingest.merge import RunChange, RunState, fold, fold_all
 from ingest.report import Report, build_report
 from storage.ingest_sql import IngestSql, Query, Rows, Step
 from storage.rollups import rollup_rows
+from storage.written_runs import WrittenRuns
 
 
 class Accepted(NamedTuple):
@@ -31,15 +32,22 @@ BatchResult = tuple[list[Accepted], list[RunState]]
 Plan = Generator[Step, Rows | None, BatchResult]
 
 
-def ingest_plan(sql: IngestSql, reports: Sequence[Report]) -> Plan:
+def ingest_plan(
+    sql: IngestSql, reports: Sequence[Report], written: WrittenRuns | None = None
+) -> Plan:
     """Read what the batch's reports meet in the store, merge their runs, then store
     the new events, the runs and the rollup deltas. The driver makes the writes one
-    transaction: a commit makes all of it visible at once, a failure none of it."""
+    transaction: a commit makes all of it visible at once, a failure none of it.
+    With ``written``, what the writer remembers stands in for the read (PostgreSQL,
+    whose write fails unless that was right: storage/written_runs.py)."""
     first_of_key: dict[str, Report] = {}
     for report in reports:
         first_of_key.setdefault(report.dedup_key, report)
     run_ids = list(dict.fromkeys(report.run_id for report in first_of_key.values()))
-    known, stored = yield from sql.read_batch(list(first_of_key), run_ids)
+    if written is None:
+        known, stored = yield from sql.read_batch(list(first_of_key), run_ids)
+    else:
+        known, stored = written.lookup(first_of_key.values(), run_ids)
     # A client retry (same run, same payload) is acknowledged as a duplicate.
     fresh = [report for key, report in first_of_key.items() if key not in known]
     results = [

@@ -27,6 +27,7 @@ from storage.engine import Database, asyncpg_dsn, configure_sqlite
 from storage.ingest_batch import BatchResult, Plan, ingest_plan
 from storage.ingest_process import ProcessIngestDriver
 from storage.ingest_sql import WRITE_CONFLICT, Rows, ingest_sql
+from storage.written_runs import WrittenRuns
 
 CONNECT_TIMEOUT = 10.0
 # Times a PostgreSQL batch is merged again after another writer changed its runs.
@@ -154,6 +155,7 @@ class PostgresIngestDriver:
         self._dsn = dsn
         self._connection: asyncpg.Connection | None = None
         self._sql = ingest_sql("postgresql")
+        self._written = WrittenRuns()
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(
             target=self._loop.run_forever, name="installstats-pg-writer", daemon=True
@@ -191,15 +193,27 @@ class PostgresIngestDriver:
                 timeout=CONNECT_TIMEOUT,
                 server_settings={"application_name": APPLICATION_NAME},
             )
+        # The first attempt merges with what this writer remembers instead of reading;
+        # after a conflict the batch is read.
+        written: WrittenRuns | None = self._written
         for attempt in range(WRITE_CONFLICT_RETRIES + 1):
             try:
-                return await _run_async(ingest_plan(self._sql, reports), connection)
+                result = await _run_async(ingest_plan(self._sql, reports, written), connection)
             except asyncpg.PostgresError as exc:
+                self._written.forget(reports)
                 if exc.sqlstate != WRITE_CONFLICT or attempt == WRITE_CONFLICT_RETRIES:
                     raise
+                written = None
             except (OSError, asyncpg.InterfaceError, asyncpg.ConnectionDoesNotExistError):
+                self._written.forget(reports)
                 await self._close()
                 raise
+            except BaseException:
+                self._written.forget(reports)
+                raise
+            else:
+                self._written.remember(reports, result[1])
+                return result
         raise AssertionError("unreachable")
 
     async def _close(self) -> None:

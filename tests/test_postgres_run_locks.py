@@ -1,9 +1,10 @@
 """Writers sharing one PostgreSQL never lose each other's reports (migration 0009).
 
 Two server processes may each hold reports of the same run at once. A writer reads
-the batch's runs, merges them in Python and writes everything in one statement, which
-updates a run only if its event count is still the one read; otherwise the statement
-fails as a conflict, stores nothing, and the writer merges the batch again.
+the batch's runs (or takes what it remembers writing: storage/written_runs.py), merges
+them in Python and writes everything in one statement, which updates a run only if its
+event count is still the one merged from; otherwise the statement fails as a conflict,
+stores nothing, and the writer reads and merges the batch again.
 """
 
 from __future__ import annotations
@@ -17,10 +18,12 @@ import asyncpg
 import pytest
 from sqlalchemy.engine import make_url
 
+from ingest.merge import fold
 from ingest.report import build_report
 from storage.ingest_batch import ingest_plan
 from storage.ingest_drivers import PostgresIngestDriver
 from storage.ingest_sql import WRITE_CONFLICT, ingest_sql
+from storage.written_runs import WrittenRuns
 from tests.conftest import STORES
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
@@ -107,3 +110,59 @@ async def test_two_writers_merging_reports_of_the_same_runs_lose_none(postgres_d
         await connection.close()
     assert len(stored) == len(runs)
     assert {(row["status"], row["event_count"]) for row in stored} == {("success", 3)}
+
+
+async def test_a_writer_that_does_not_remember_the_run_still_merges_it_and_its_duplicates(
+    postgres_dsn: str,
+) -> None:
+    """A new writer (a restart, another replica) takes unknown runs for new and unknown
+    reports for unstored: its first write conflicts and the batch is read instead."""
+    installing, configuring, success = (build_report("telemetry", body, NOW) for body in _bodies(2))
+    first, restarted = PostgresIngestDriver(postgres_dsn), PostgresIngestDriver(postgres_dsn)
+    connection = await asyncpg.connect(postgres_dsn)
+    try:
+        await first.apply([installing, configuring])
+        results, _ = await restarted.apply([configuring, success])
+        assert [accepted.duplicate for accepted in results] == [True, False]
+        run = await connection.fetchrow("SELECT status, event_count FROM runs")
+        assert (run["status"], run["event_count"]) == ("success", 3)
+        assert await connection.fetchval("SELECT count(*) FROM events") == 3
+        totals = await connection.fetchrow(
+            "SELECT sum(runs) AS runs, sum(events) AS events FROM rollup_total WHERE grain = 'd'"
+        )
+        assert (totals["runs"], totals["events"]) == (1, 3)
+    finally:
+        await connection.close()
+        await first.close()
+        await restarted.close()
+
+
+def test_a_batch_of_remembered_runs_is_merged_without_reading() -> None:
+    sql = ingest_sql("postgresql")
+    installing, configuring, success = (build_report("telemetry", body, NOW) for body in _bodies(3))
+    written = WrittenRuns()
+    stored = fold(None, installing)
+    written.remember([installing], [stored])
+    first_step = ingest_plan(sql, [installing, configuring], written).send(None)
+    assert "installstats_check_writes" in first_step.sql
+    # What it stands in for the read: the stored run, and the stored report's key.
+    assert written.lookup([installing, success], [installing.run_id]) == (
+        {installing.dedup_key},
+        [stored],
+    )
+    written.forget([success])
+    assert written.lookup([installing], [installing.run_id]) == (set(), [])
+    # An unknown run is taken for new: the plan goes straight to the write too.
+    assert "installstats_check_writes" in ingest_plan(sql, [success], written).send(None).sql
+    assert "installstats_check_writes" not in ingest_plan(sql, [success]).send(None).sql
+
+
+def test_the_writer_remembers_the_runs_it_wrote_last_up_to_its_capacity() -> None:
+    written = WrittenRuns(capacity=2)
+    reports = [build_report("telemetry", _bodies(run)[0], NOW) for run in range(3)]
+    for report in reports:
+        written.remember([report], [fold(None, report)])
+    run_ids = [report.run_id for report in reports]
+    known, stored = written.lookup(reports, run_ids)
+    assert [run["id"] for run in stored] == run_ids[1:]
+    assert known == {report.dedup_key for report in reports[1:]}
