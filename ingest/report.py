@@ -149,6 +149,18 @@ class Report:
     def terminal(self) -> bool:
         return is_terminal(self.status)
 
+    def __reduce__(self) -> tuple[type[Report], tuple[Any, ...]]:
+        """Pickled as its fields in order (reports cross to the writer process by the
+        thousand): a quarter cheaper than a slotted dataclass's generated state."""
+        return (
+            Report,
+            (
+                self.source, self.kind, self.run_id, self.random_id, self.execution_id,
+                self.status_raw, self.status, self.received_at, self.client_time,
+                self.event_time, self.raw, self.values, self.dedup_key, self.order_key,
+            ),
+        )  # fmt: skip
+
     @property
     def outcome(self) -> Outcome:
         return outcome_for(self.status, self.values.get("exit_code"))
