@@ -37,14 +37,24 @@ def _post(url: str, query: str, variables: dict[str, object]) -> float:
     return elapsed
 
 
-def median_ms(url: str, query: str, days: int | None, repeat: int = 21) -> float:
-    """Median latency of ``repeat`` requests after three warm-up ones."""
-    variables: dict[str, object] = {}
-    if days is not None:
-        now = datetime.now(UTC)
-        variables = {
-            "f": {"since": (now - timedelta(days=days)).isoformat(), "until": now.isoformat()}
-        }
-    for _ in range(3):
-        _post(url, query, variables)
-    return statistics.median(_post(url, query, variables) for _ in range(repeat))
+def paired_medians(
+    urls: list[str], query: str, days: int | None, repeat: int = 21
+) -> tuple[float, ...]:
+    """Median latency at each of ``urls``, asked in turn (a, b, a, b, …) after three
+    warm-up requests each, so that a slower spell of the host weighs on all alike."""
+    variables = _range(days)
+    for url in urls:
+        for _ in range(3):
+            _post(url, query, variables)
+    samples: list[list[float]] = [[] for _ in urls]
+    for _ in range(repeat):
+        for url, taken in zip(urls, samples, strict=True):
+            taken.append(_post(url, query, variables))
+    return tuple(statistics.median(taken) for taken in samples)
+
+
+def _range(days: int | None) -> dict[str, object]:
+    if days is None:
+        return {}
+    now = datetime.now(UTC)
+    return {"f": {"since": (now - timedelta(days=days)).isoformat(), "until": now.isoformat()}}
