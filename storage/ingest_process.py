@@ -4,7 +4,8 @@ In one process the writer thread had to win the GIL back from the event loop aft
 every statement it ran: a batch of 16 reports that takes ~1.6 ms alone took ~3.4 ms
 under HTTP load, and the HTTP front end waited for it. Here the server only pickles
 the batch (~4 µs a report) and unpickles the answer; the child runs the same driver
-(storage/ingest_drivers.py), one batch at a time, and answers after the commit.
+(storage/ingest_drivers.py), one transaction at a time (every batch waiting goes
+into it), and answers after the commit.
 
 Protocol over a socket pair: the server sends the store's address, the child answers
 ``("ready", None)`` once it can work; then for each list of reports the server sends,
@@ -41,8 +42,8 @@ class WriterProcessDied(Exception):
 
 class ProcessIngestDriver:
     """The server's end of the pipe. Batches may be sent before the previous ones are
-    answered (storage/writer.py keeps two in flight): the child takes them in order and
-    answers in order, so the n-th answer read belongs to the n-th batch sent."""
+    answered (storage/writer.py keeps up to ``batches_in_flight``): the child takes them
+    in order and answers in order, so the n-th answer read belongs to the n-th batch."""
 
     # Lists of reports sent before the first of them is answered: the child stores
     # every list waiting when it is free in one transaction.
