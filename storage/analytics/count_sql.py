@@ -293,6 +293,14 @@ def _run_keys(shape: Shape) -> list[ColumnElement[Any]]:
     ]
 
 
+def _run_events(shape: Shape) -> ColumnElement[Any]:
+    """Events of a group of runs, as the cube counts them: none for a cube without
+    events, or a run subtracted at an edge would leave a key with events and no runs."""
+    if not shape.cube.has_events:
+        return literal_column("0", Integer)
+    return func.coalesce(func.sum(RUNS.c.event_count), 0)
+
+
 def _raw_part(shape: Shape, index: int) -> Select[Any]:
     """One partial hour from the runs table, added or subtracted. It lies inside one
     time bucket (buckets are whole hours when rollups are read), so any of its start
@@ -301,7 +309,7 @@ def _raw_part(shape: Shape, index: int) -> Select[Any]:
     outcome = effective_outcome()
     sign = shape.raw_signs[index]
     runs = func.count()
-    events = func.coalesce(func.sum(RUNS.c.event_count), 0)
+    events = _run_events(shape)
     return (
         select(
             *(key.label(f"k{i}") for i, key in enumerate(keys)),
@@ -336,7 +344,7 @@ def _correction_parts(shape: Shape) -> list[Select[Any]]:
     if has_end:
         conditions.append(RUNS.c.started_at < time_param("ce"))
     runs = func.count()
-    events = func.coalesce(func.sum(RUNS.c.event_count), 0)
+    events = _run_events(shape)
     return [
         select(
             *(key.label(f"k{i}") for i, key in enumerate(keys)),
