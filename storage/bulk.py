@@ -34,6 +34,7 @@ from storage.bulk_rows import RowChunk, to_rows
 from storage.engine import Database
 from storage.rollup_rebuild import rebuild_rollups
 from storage.rollup_spec import TABLES as ROLLUP_TABLES
+from storage.rollup_tables import ROLLUP_ERROR_CODE
 from storage.sqlite_bulk import SqliteShard
 from storage.tables import EVENTS, RUNS
 
@@ -95,7 +96,7 @@ async def bulk_load(database: Database, chunks: Chunks) -> BulkResult:
             # and the rollups' visibility map, without which their index-only scans
             # (migration 0008) fetch every heap page until autovacuum comes by.
             autocommit = await conn.execution_options(isolation_level="AUTOCOMMIT")
-            for table in ROLLUP_TABLES:
+            for table in (*ROLLUP_TABLES, ROLLUP_ERROR_CODE):
                 await autocommit.exec_driver_sql(f"VACUUM (ANALYZE) {table.name}")
             await autocommit.exec_driver_sql("ANALYZE")
     return BulkResult(runs, events, time.perf_counter() - started)

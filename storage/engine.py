@@ -9,6 +9,8 @@ from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from storage.app_bits import SQL_FUNCTION, with_app_bit
+
 
 @dataclass(frozen=True, slots=True)
 class Database:
@@ -57,6 +59,9 @@ def configure_sqlite(dbapi_connection: Any, synchronous: str) -> None:
     cursor.execute(f"PRAGMA synchronous={synchronous}")
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.close()
+    # rollup_error's triggers call it (migration 0011): every connection that may write
+    # error rows needs it, so every connection gets it.
+    dbapi_connection.create_function(SQL_FUNCTION, 3, with_app_bit, deterministic=True)
 
 
 def _sqlite_engine(url: str, writer: bool = False, synchronous: str = "FULL") -> AsyncEngine:

@@ -26,7 +26,7 @@ from ingest.report import Report
 from storage.engine import Database, asyncpg_dsn, configure_sqlite
 from storage.ingest_batch import BatchResult, Plan, ingest_plan
 from storage.ingest_process import ProcessIngestDriver
-from storage.ingest_sql import WRITE_CONFLICT, Rows, ingest_sql
+from storage.ingest_sql import DEADLOCK, WRITE_CONFLICT, Rows, ingest_sql
 from storage.written_runs import WrittenRuns
 
 CONNECT_TIMEOUT = 10.0
@@ -201,7 +201,10 @@ class PostgresIngestDriver:
                 result = await _run_async(ingest_plan(self._sql, reports, written), connection)
             except asyncpg.PostgresError as exc:
                 self._written.forget(reports)
-                if exc.sqlstate != WRITE_CONFLICT or attempt == WRITE_CONFLICT_RETRIES:
+                if (
+                    exc.sqlstate not in (WRITE_CONFLICT, DEADLOCK)
+                    or attempt == WRITE_CONFLICT_RETRIES
+                ):
                     raise
                 written = None
             except (OSError, asyncpg.InterfaceError, asyncpg.ConnectionDoesNotExistError):

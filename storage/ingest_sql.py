@@ -208,6 +208,11 @@ _POSTGRES_READ_BATCH = (
 # The SQLSTATE of a PostgreSQL write that found a run or an event changed since the
 # batch was read (installstats_check_writes, migration 0009): the batch is read again.
 WRITE_CONFLICT = "40001"
+# Two writers' statements can also lock the same rows in opposite orders (a batch's
+# error rows move rollup_error_code rows through triggers, migration 0011); PostgreSQL
+# then fails one of them whole (40P01), and it is merged and written again like a
+# WRITE_CONFLICT.
+DEADLOCK = "40P01"
 
 
 # SQLite reads come back as one row holding a JSON array (one step, see the docstring).

@@ -29,7 +29,7 @@ from storage.rollup_spec import (
     TABLES,
     VALUE,
 )
-from storage.rollup_tables import ROLLUP_GRAINS
+from storage.rollup_tables import ROLLUP_ERROR_CODE, ROLLUP_GRAINS
 
 _SQLITE_BUCKETS = {
     "h": "substr({column}, 1, 13) || ':00:00.000000'",
@@ -98,8 +98,13 @@ def _coarser_rows(
 
 
 def rebuild_statements(dialect: Dialect) -> list[str]:
-    """The statements that empty and refill every rollup table, in order."""
-    statements = [f"DELETE FROM {table.name}" for table in TABLES]
+    """The statements that empty and refill every rollup table, in order.
+
+    rollup_error_code is emptied first and refilled by rollup_error's triggers
+    (migration 0011) as its rows go back in: a rebuild repairs it too, and deleting the
+    error rows then costs its triggers no more than a probe each."""
+    statements = [f"DELETE FROM {ROLLUP_ERROR_CODE.name}"]
+    statements += [f"DELETE FROM {table.name}" for table in TABLES]
     for table in TABLES:
         per_dimension = DIMENSION in KEY_COLUMNS[table.name]
         names = [d.value for d in ROLLED_UP_DIMENSIONS] if per_dimension else [None]

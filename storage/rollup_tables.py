@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from sqlalchemy import Text
 from sqlmodel import Field, SQLModel
 
 from storage.types import UTCDateTime
@@ -65,6 +66,38 @@ class RollupError(SQLModel, table=True):
     runs: int = 0
 
 
+class RollupErrorCode(SQLModel, table=True):
+    """FAILED runs by exit code and category, with the set of their apps: the error
+    histogram without reading a row per app.
+
+    Maintained by triggers on rollup_error (migration 0011), so every writer of that
+    table (ingest, bulk loads, rebuilds) keeps it: ``runs`` is the sum of the
+    rollup_error rows with these keys, ``apps`` the bitmap (storage/app_bits.py) of
+    the apps whose row counts a run. Its grains are rollup_error's.
+    """
+
+    __tablename__ = "rollup_error_code"
+    __table_args__ = _CLUSTERED
+
+    grain: str = Field(primary_key=True, max_length=1)
+    bucket_start: datetime = Field(primary_key=True, sa_type=UTCDateTime)
+    kind: str = Field(primary_key=True, max_length=8)
+    exit_code: int = Field(primary_key=True)
+    error_category: str = Field(primary_key=True, max_length=32)
+    runs: int = 0
+    apps: str = Field(default="", sa_type=Text)
+
+
+class AppId(SQLModel, table=True):
+    """A small number per app that failed, its bit in rollup_error_code.apps. Assigned
+    by the triggers when an app first has an error row; never reused or changed."""
+
+    __tablename__ = "app_ids"
+
+    id: int | None = Field(default=None, primary_key=True)
+    app: str = Field(max_length=100, unique=True)
+
+
 class RollupDimension(SQLModel, table=True):
     """Runs by the value of one dimension at a time, whatever their outcome: distributions.
 
@@ -88,6 +121,8 @@ ROLLUP_TOTAL = RollupTotal.__table__  # type: ignore[attr-defined]
 ROLLUP_APP = RollupApp.__table__  # type: ignore[attr-defined]
 ROLLUP_ERROR = RollupError.__table__  # type: ignore[attr-defined]
 ROLLUP_DIMENSION = RollupDimension.__table__  # type: ignore[attr-defined]
+ROLLUP_ERROR_CODE = RollupErrorCode.__table__  # type: ignore[attr-defined]
+APP_IDS = AppId.__table__  # type: ignore[attr-defined]
 
 # The grains each table holds, by table name: what the bulk load and the rebuild write
 # and what the analytics read; live ingest (storage/rollups.py GRAINS) must write the

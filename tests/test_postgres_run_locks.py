@@ -166,3 +166,59 @@ def test_the_writer_remembers_the_runs_it_wrote_last_up_to_its_capacity() -> Non
     known, stored = written.lookup(reports, run_ids)
     assert [run["id"] for run in stored] == run_ids[1:]
     assert known == {report.dedup_key for report in reports[1:]}
+
+
+async def test_a_batch_that_deadlocks_with_another_transaction_is_written_again(
+    postgres_dsn: str,
+) -> None:
+    """A batch's error rows move rollup_error_code rows through triggers (migration
+    0011), so two transactions can wait for each other; PostgreSQL then fails one
+    statement (40P01), and the writer's is merged and written again, not refused."""
+
+    def failed(run: int) -> Any:
+        run_id = f"00000000-0000-4000-9000-{run:012d}"
+        body: dict[str, object] = {
+            "random_id": run_id,
+            "execution_id": run_id,
+            "type": "lxc",
+            "nsapp": "docker",
+        }
+        body |= {"status": "failed", "exit_code": 100, "timestamp": NOW.isoformat()}
+        return build_report("telemetry", body, NOW)
+
+    writer = PostgresIngestDriver(postgres_dsn)
+    # The other transaction waits 60 s before it looks for a deadlock: the writer looks
+    # first (after PostgreSQL's default second) and is the one whose statement fails.
+    other = await asyncpg.connect(postgres_dsn, server_settings={"deadlock_timeout": "60s"})
+    try:
+        await writer.apply([failed(1)])
+        transaction = other.transaction()
+        await transaction.start()
+        await other.execute("UPDATE rollup_error_code SET runs = runs WHERE grain = 'd'")
+        second = asyncio.create_task(writer.apply([failed(2)]))
+        await _until_the_writer_waits_for_a_lock(other)
+        # The writer holds its error rows and waits for the code row: take an error row.
+        await other.execute("UPDATE rollup_error SET runs = runs WHERE grain = 'd'")
+        await transaction.commit()
+        await asyncio.wait_for(second, timeout=30)
+        row = await other.fetchrow(
+            "SELECT runs, apps FROM rollup_error_code WHERE grain = 'd' AND exit_code = 100"
+        )
+        assert await other.fetchval("SELECT count(*) FROM runs WHERE outcome = 'FAILED'") == 2
+        assert (row["runs"], row["apps"]) == (2, "2")  # docker is app 1
+    finally:
+        await other.close()
+        await writer.close()
+
+
+async def _until_the_writer_waits_for_a_lock(connection: asyncpg.Connection) -> None:
+    for _ in range(400):
+        waiting = await connection.fetchval(
+            "SELECT count(*) FROM pg_stat_activity WHERE application_name = $1 "
+            "AND wait_event_type = 'Lock'",
+            "installstats-writer",
+        )
+        if waiting:
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError("the writer never waited for the lock")

@@ -12,6 +12,7 @@ from sqlalchemy import Select, bindparam, literal_column, select, union_all
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.selectable import CompoundSelect
 
+from storage.analytics import error_codes
 from storage.analytics.bound_filter import FilterShape, filter_params
 from storage.analytics.counts import CountQuery, count_runs
 from storage.analytics.filters import RunFilter
@@ -65,9 +66,15 @@ async def error_histogram(
         failed_only=True,
         distinct=None if per_app else Dimension.APP,
     )
+    if use_rollups and not per_app and error_codes.answers(run_filter, value):
+        rows = await error_codes.failed_by_code(
+            conn, run_filter=run_filter, by=value, cutoff=cutoff
+        )
+    else:
+        rows = await count_runs(conn, query, cutoff, use_rollups)
     buckets: dict[str, ErrorBucket] = {}
     total = 0
-    for row in await count_runs(conn, query, cutoff, use_rollups):
+    for row in rows:
         code_or_category, app = (row.keys[0], row.keys[1]) if per_app else (row.keys[0], None)
         key = _key(by, code_or_category, app)
         bucket = buckets.get(key) or buckets.setdefault(key, _new_bucket(by, code_or_category, app))

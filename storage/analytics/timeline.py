@@ -103,6 +103,7 @@ def plan(
     grains: Sequence[str],
     now: datetime,
     subtract_past: bool = True,
+    additive: bool = False,
 ) -> Plan:
     """The cheapest plan with the given grains (which include "h").
 
@@ -114,7 +115,8 @@ def plan(
     ``subtract_past`` only pieces that start at or after ``now`` are subtracted, so
     that subtracted pieces (almost) never hold rows. For the same reason a range
     that ends in the current hour (or later) takes its last hour whole and subtracts
-    the runs started after ``until`` (none, unless they started since).
+    the runs started after ``until`` (none, unless they started since). With
+    ``additive`` nothing is subtracted at all, which a union of sets needs.
     """
     start = None if since is None else grain_ceil(since, "h")
     end = None if until is None else grain_floor(until, "h")
@@ -124,21 +126,25 @@ def plan(
     if since is not None and start is not None and since < start:
         raw.append(RawSpan(since, start))
     if until is not None and end is not None and end < until:
-        if end + HOUR > now:  # the hour has not ended: what follows until is (nearly) empty
+        if end + HOUR > now and not additive:  # the hour has not ended: what follows is empty
             raw.append(RawSpan(until, end + HOUR, -1))
             end += HOUR
         else:
             raw.append(RawSpan(end, until))
     levels = [grain for grain in reversed(GRAINS) if grain in grains]
-    _, pieces = _Planner(levels, now.astimezone(UTC), subtract_past).cover(start, end, 0)
+    planner = _Planner(levels, now.astimezone(UTC), subtract_past, additive)
+    _, pieces = planner.cover(start, end, 0)
     return Plan(raw=raw, pieces=_merged(pieces), rolled=Span(start, end))
 
 
 class _Planner:
-    def __init__(self, levels: list[str], now: datetime, subtract_past: bool) -> None:
+    def __init__(
+        self, levels: list[str], now: datetime, subtract_past: bool, additive: bool
+    ) -> None:
         if not levels or levels[-1] != "h":
             raise ValueError("rollup plans need the hour grain")
         self.levels, self.now, self.subtract_past = levels, now, subtract_past
+        self.additive = additive
 
     def cost(self, grain: str, start: datetime | None, end: datetime | None) -> float:
         """Rows a piece reads, roughly: its buckets that began before now, plus a probe."""
@@ -187,8 +193,9 @@ class _Planner:
         after = self.cover(end, bucket_end, level + 1)
         whole = self.cost(grain, bucket, bucket_end) + before[0] + after[0]
         negated = [replace(p, sign=-p.sign) for p in before[1] + after[1]]
-        allowed = self.subtract_past or all(
-            p.sign > 0 or (p.start is not None and p.start >= self.now) for p in negated
+        allowed = not self.additive and (
+            self.subtract_past
+            or all(p.sign > 0 or (p.start is not None and p.start >= self.now) for p in negated)
         )
         if allowed and whole < added[0]:
             return whole, [Piece(grain, bucket, bucket_end, 1), *negated]

@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from storage.app_bits import app_ids, app_set
 from storage.engine import open_database
 from storage.rollup_spec import TABLES as ROLLUP_TABLES
 
@@ -38,12 +39,47 @@ async def scalar(conn: AsyncConnection, sql: str) -> Any:
 
 
 async def rollup_snapshot(database_url: str) -> dict[str, Rows]:
-    """Every rollup row that counts something, per table, sorted."""
+    """Every rollup row that counts something, per table, sorted; rollup_error_code's
+    with app names for ids (stores number their apps in the order they meet them)."""
     async with connected(database_url) as conn:
-        return {
+        snapshot = {
             table.name: sorted(await rows(conn, f"SELECT * FROM {table.name} WHERE runs <> 0"))
             for table in ROLLUP_TABLES
         }
+        snapshot["rollup_error_code"] = await error_code_rows(conn)
+        return snapshot
+
+
+async def error_code_rows(conn: AsyncConnection) -> Rows:
+    """rollup_error_code as (grain, bucket, kind, code, category, runs, app names), the
+    rows that count a run or an app."""
+    names: dict[int, str] = dict(await rows(conn, "SELECT id, app FROM app_ids"))
+    found = []
+    for *keys, runs, bits in await rows(
+        conn,
+        "SELECT grain, bucket_start, kind, exit_code, error_category, runs, apps "
+        "FROM rollup_error_code",
+    ):
+        apps = tuple(sorted(names[n] for n in app_ids(app_set(bits))))
+        if runs or apps:
+            found.append((*keys, runs, apps))
+    return sorted(found)
+
+
+async def error_code_rows_of_error_rows(conn: AsyncConnection) -> Rows:
+    """What rollup_error_code must hold, summed from rollup_error in Python."""
+    derived: dict[tuple[Any, ...], tuple[int, set[str]]] = {}
+    for grain, bucket, kind, app, code, category, runs in await rows(
+        conn,
+        "SELECT grain, bucket_start, kind, app, exit_code, error_category, runs FROM rollup_error",
+    ):
+        total, apps = derived.get((grain, bucket, kind, code, category), (0, set()))
+        if runs and app:
+            apps.add(app)
+        derived[(grain, bucket, kind, code, category)] = (total + runs, apps)
+    return sorted(
+        (*keys, runs, tuple(sorted(apps))) for keys, (runs, apps) in derived.items() if runs or apps
+    )
 
 
 async def index_definitions(database_url: str) -> list[str]:

@@ -1,0 +1,179 @@
+"""FAILED runs and their apps per exit code or category, from rollup_error_code.
+
+The apps of a bucket are a union over the range, so they are read as bitmaps
+(storage/app_bits.py) from pieces that are only ever added (``plan(additive=True)``):
+a few hundred rows however many runs there are, where rollup_error holds a row per
+app and code. The partial hours at the edges come from the runs table, with each
+app's id. One statement, built once per shape.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import lru_cache
+from typing import Any
+
+from sqlalchemy import Integer, String, and_, bindparam, func, literal_column, null, select
+from sqlalchemy import union_all as union_all_
+from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.selectable import Select
+
+from storage.analytics.bound_filter import FilterShape, filter_params, time_param, values_param
+from storage.analytics.counts import CountRow
+from storage.analytics.filters import RunFilter
+from storage.analytics.timeline import plan
+from storage.app_bits import app_set
+from storage.dimensions import Dimension
+from storage.rollup_tables import APP_IDS, ROLLUP_ERROR, ROLLUP_ERROR_CODE, ROLLUP_GRAINS
+from storage.rollups import MISSING_CODE, MISSING_TEXT
+from storage.tables import RUNS
+
+TABLE = ROLLUP_ERROR_CODE
+# The run dimensions the table is keyed by (a filter on any other needs another source).
+COLUMNS = {
+    Dimension.KIND: "kind",
+    Dimension.EXIT_CODE: "exit_code",
+    Dimension.ERROR_CATEGORY: "error_category",
+}
+
+
+def answers(run_filter: RunFilter, by: Dimension) -> bool:
+    """rollup_error_code can count FAILED runs under this filter, grouped by ``by``."""
+    allowed = set(COLUMNS)
+    return (
+        by in (Dimension.EXIT_CODE, Dimension.ERROR_CATEGORY)
+        and run_filter.dimensions <= allowed
+        and not run_filter.os_versions
+        and (not run_filter.outcomes or "FAILED" in run_filter.outcomes)
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class _Shape:
+    pieces: tuple[tuple[str, bool, bool], ...]  # grain, has start, has end
+    raw: int  # runs-table spans
+    filter: FilterShape
+
+
+async def failed_by_code(
+    conn: AsyncConnection, *, run_filter: RunFilter, by: Dimension, cutoff: datetime
+) -> list[CountRow]:
+    """Rows of (value of ``by``,) with the FAILED runs and, as ``distinct``, the apps
+    that have any (the missing app not counted), for a filter ``answers`` accepts."""
+    if not answers(run_filter, by):
+        raise ValueError(f"rollup_error_code cannot answer this filter grouped by {by.name}")
+    run_filter = RunFilter(
+        run_filter.since, run_filter.until, run_filter.values, outcomes=frozenset({"FAILED"})
+    )
+    found = plan(
+        run_filter.since,
+        run_filter.until,
+        ROLLUP_GRAINS[ROLLUP_ERROR.name],  # the triggers copy its rows' grains
+        datetime.now(UTC),
+        additive=True,
+    )
+    params = filter_params(run_filter, cutoff)
+    for index, piece in enumerate(found.pieces):
+        params[f"a{index}"], params[f"b{index}"] = piece.start, piece.end
+    for index, span in enumerate(found.raw):
+        params[f"rs{index}"], params[f"re{index}"] = span.start, span.end
+    shape = _Shape(
+        pieces=tuple((p.grain, p.start is not None, p.end is not None) for p in found.pieces),
+        raw=len(found.raw),
+        filter=FilterShape.of(run_filter),
+    )
+    rows = await conn.execute(_statement(shape), params)
+    return _grouped(rows, 0 if by is Dimension.EXIT_CODE else 1)
+
+
+def _grouped(rows: Any, at: int) -> list[CountRow]:
+    """Runs summed and apps unioned per value: bitmaps from rollup rows, ids (or, for an
+    app the triggers have not numbered, names) from runs."""
+    runs: dict[Any, int] = {}
+    apps: dict[Any, int] = {}
+    unnumbered: dict[Any, set[str]] = {}
+    for row in rows:
+        key = row[at]
+        runs[key] = runs.get(key, 0) + int(row[2])
+        bits, app_id, app = row[3], row[4], row[5]
+        value = app_set(bits) if app_id is None else 1 << int(app_id)
+        apps[key] = apps.get(key, 0) | value
+        if app_id is None and app:
+            unnumbered.setdefault(key, set()).add(app)
+    missing = MISSING_CODE if at == 0 else MISSING_TEXT
+    return [
+        CountRow(
+            keys=(None if key == missing else str(key),),
+            outcome="FAILED",
+            bucket=None,
+            runs=count,
+            events=0,
+            distinct=apps[key].bit_count() + len(unnumbered.get(key, ())),
+        )
+        for key, count in runs.items()
+        if count
+    ]
+
+
+@lru_cache(maxsize=256)
+def _statement(shape: _Shape) -> Select[Any]:
+    """(exit code, category, runs, bitmap, app id, app) rows: a bitmap from each rollup
+    row, an app id (or name) from each group of runs of the partial hours."""
+    parts = [_scan(shape, index) for index in range(len(shape.pieces))]
+    parts += [_raw(shape, index) for index in range(shape.raw)]
+    return union_all_(*parts) if len(parts) > 1 else parts[0]  # type: ignore[return-value]
+
+
+def _scan(shape: _Shape, index: int) -> Select[Any]:
+    grain, has_start, has_end = shape.pieces[index]
+    conditions = [TABLE.c.grain == grain, TABLE.c.runs != 0, *_table_filter(shape)]
+    if has_start:
+        conditions.append(TABLE.c.bucket_start >= time_param(f"a{index}"))
+    if has_end:
+        conditions.append(TABLE.c.bucket_start < time_param(f"b{index}"))
+    return select(
+        TABLE.c.exit_code,
+        TABLE.c.error_category,
+        TABLE.c.runs,
+        TABLE.c.apps,
+        null().cast(Integer).label("app_id"),
+        null().cast(String).label("app"),
+    ).where(*conditions)
+
+
+def _table_filter(shape: _Shape) -> list[ColumnElement[bool]]:
+    conditions = []
+    for dimension in shape.filter.filtered:
+        column = TABLE.c[COLUMNS[dimension]]
+        name = "codes" if dimension is Dimension.EXIT_CODE else values_param(dimension)
+        conditions.append(column.in_(bindparam(name, expanding=True)))
+    return conditions
+
+
+def _raw(shape: _Shape, index: int) -> Select[Any]:
+    """FAILED runs of one partial hour, per code, category and app, with the app's id."""
+    code = func.coalesce(RUNS.c.exit_code, MISSING_CODE)
+    category = func.coalesce(RUNS.c.error_category, MISSING_TEXT)
+    keys: Sequence[ColumnElement[Any]] = (code, category, APP_IDS.c.id, RUNS.c.app)
+    return (
+        select(
+            code,
+            category,
+            func.count(),
+            literal_column("NULL", String).label("apps"),
+            APP_IDS.c.id,
+            RUNS.c.app,
+        )
+        .select_from(RUNS.outerjoin(APP_IDS, APP_IDS.c.app == RUNS.c.app))
+        .where(
+            and_(
+                RUNS.c.started_at >= time_param(f"rs{index}"),
+                RUNS.c.started_at < time_param(f"re{index}"),
+                *shape.filter.run_conditions(times=False),
+            )
+        )
+        .group_by(*keys)
+    )
