@@ -12,8 +12,8 @@ equals ``rebuild_rollups``, which they check equals live ingest.
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Callable, Sequence
+from functools import lru_cache
 from operator import itemgetter
 from typing import Any
 
@@ -23,6 +23,7 @@ from storage.rollup_spec import (
     DIMENSION,
     GRAIN,
     KEY_COLUMNS,
+    MEASURE_RULES,
     MEASURES,
     OUTCOME_FILTER,
     RUN_KEY_COLUMNS,
@@ -47,66 +48,67 @@ def rollup_rows(
     ``hours[i]`` is the hour bucket of ``runs[i]`` and ``day_of`` gives an hour bucket's
     day, both in the form the store compares (see storage/bulk_rows.py).
     """
-    counted: dict[str, tuple[list[Row], list[int]]] = {table.name: ([], []) for table in TABLES}
+    counted: dict[str, dict[Row, list[int]]] = {table.name: {} for table in TABLES}
     for run, hour in zip(runs, hours, strict=True):
         source: dict[str, Any] = {GRAIN: "h", BUCKET: hour}
         for column, missing in RUN_KEY_COLUMNS.items():
             value = run[column]
             source[column] = missing if value is None and missing is not None else value
-        for table, (keys, events) in counted.items():
+        for table, sums in counted.items():
             wanted = OUTCOME_FILTER.get(table)
             if wanted is not None and run["outcome"] != wanted:
                 continue
             key_of = _KEY_OF[table]
+            measured = _measured(table, run["outcome"], run["event_count"])
             if DIMENSION in KEY_COLUMNS[table]:
                 for name, value_of in _DIMENSION_KEYS:
                     source[DIMENSION] = name
                     source[VALUE] = value_of(run) or MISSING_TEXT
-                    keys.append(key_of(source))
+                    _add(sums, key_of(source), measured)
             else:
-                keys.append(key_of(source))
-                events.append(run["event_count"])
-    return {
-        table: _all_grains(table, keys, events, day_of) for table, (keys, events) in counted.items()
-    }
+                _add(sums, key_of(source), measured)
+    return {table: _all_grains(table, sums, day_of) for table, sums in counted.items()}
 
 
-def _all_grains(
-    table: str, keys: list[Row], events: list[int], day_of: Callable[[Any], Any]
-) -> list[Row]:
+@lru_cache(maxsize=4096)
+def _measured(table: str, outcome: str, events: int) -> tuple[int, ...]:
+    """What one run adds to each of the table's measures (few distinct answers)."""
+    return tuple(
+        (events if rule.counts_events else 1)
+        if rule.outcome is None or rule.outcome == outcome
+        else 0
+        for rule in map(MEASURE_RULES.__getitem__, MEASURES[table])
+    )
+
+
+def _add(sums: dict[Row, list[int]], key: Row, measured: Sequence[int]) -> None:
+    row = sums.get(key)
+    if row is None:
+        sums[key] = list(measured)
+    else:
+        for index, value in enumerate(measured):
+            row[index] += value
+
+
+def _all_grains(table: str, hours: dict[Row, list[int]], day_of: Callable[[Any], Any]) -> list[Row]:
     """Hour rows and the rows of the table's coarser grains they sum to, with their
     measures, each coarser grain summed from the one before it."""
-    with_events = "events" in MEASURES[table]
     columns = KEY_COLUMNS[table]
     grain_at, bucket_at = columns.index(GRAIN), columns.index(BUCKET)
-    runs: Counter[Row] = Counter(keys)
-    measured: Counter[Row] = Counter()
-    if with_events:
-        for key, count in zip(keys, events, strict=True):
-            measured[key] += count
-    levels = [(runs, measured)]
+    levels = [hours]
     for grain in ROLLUP_GRAINS[table][1:]:
-        finer_runs, finer_events = levels[-1]
         coarser_of = day_of if grain == "d" else _month_of
-        coarser_runs: Counter[Row] = Counter()
-        coarser_events: Counter[Row] = Counter()
+        coarser: dict[Row, list[int]] = {}
         buckets: dict[Any, Any] = {}
-        for key, count in finer_runs.items():
-            coarser = list(key)
-            coarser[grain_at] = grain
+        for key, measured in levels[-1].items():
+            row = list(key)
+            row[grain_at] = grain
             bucket = key[bucket_at]
             found = buckets.get(bucket)
-            coarser[bucket_at] = buckets[bucket] = coarser_of(bucket) if found is None else found
-            row = tuple(coarser)
-            coarser_runs[row] += count
-            if with_events:
-                coarser_events[row] += finer_events[key]
-        levels.append((coarser_runs, coarser_events))
-    rows = [
-        (*key, count, grain_events[key]) if with_events else (*key, count)
-        for grain_runs, grain_events in levels
-        for key, count in grain_runs.items()
-    ]
+            row[bucket_at] = buckets[bucket] = coarser_of(bucket) if found is None else found
+            _add(coarser, tuple(row), measured)
+        levels.append(coarser)
+    rows = [(*key, *measured) for level in levels for key, measured in level.items()]
     rows.sort()
     return rows
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from alembic import command
@@ -25,14 +26,25 @@ async def upgrade_to_head(engine: AsyncEngine) -> None:
 
 
 async def upgrade_to(engine: AsyncEngine, revision: str) -> None:
+    await _migrate(engine, command.upgrade, revision)
+
+
+async def downgrade_to(engine: AsyncEngine, revision: str) -> None:
+    """Undo the migrations after ``revision`` (tests check that each can be undone)."""
+    await _migrate(engine, command.downgrade, revision)
+
+
+async def _migrate(
+    engine: AsyncEngine, migrate: Callable[[Config, str], None], revision: str
+) -> None:
     config = alembic_config()
 
-    def upgrade(connection: Connection) -> None:
+    def run(connection: Connection) -> None:
         config.attributes["connection"] = connection
-        command.upgrade(config, revision)
+        migrate(config, revision)
 
     async with engine.begin() as connection:
-        await connection.run_sync(upgrade)
+        await connection.run_sync(run)
 
 
 async def pending_revisions(engine: AsyncEngine) -> list[str]:

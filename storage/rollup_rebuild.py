@@ -23,11 +23,13 @@ from storage.rollup_spec import (
     DIMENSION,
     GRAIN,
     KEY_COLUMNS,
+    MEASURE_RULES,
     MEASURES,
     OUTCOME_FILTER,
     RUN_KEY_COLUMNS,
     TABLES,
     VALUE,
+    Measure,
 )
 from storage.rollup_tables import ROLLUP_ERROR_CODE, ROLLUP_GRAINS
 
@@ -68,7 +70,7 @@ def _hour_rows(dialect: Dialect, table: str, dimension: str | None) -> str:
             column if missing is None else f"COALESCE({column}, {_literal(missing)})"
         )
     selected = [expressions[key] for key in keys]
-    selected += ["COUNT(*)" if measure == "runs" else "SUM(event_count)" for measure in measures]
+    selected += [_measure_sql(MEASURE_RULES[measure]) for measure in measures]
     grouped = [expressions[key] for key in keys if key not in (GRAIN, DIMENSION)]
     outcome = OUTCOME_FILTER.get(table)
     where = f" WHERE outcome = '{outcome}'" if outcome else ""
@@ -76,6 +78,13 @@ def _hour_rows(dialect: Dialect, table: str, dimension: str | None) -> str:
         f"INSERT INTO {table} ({', '.join(keys + measures)}) SELECT {', '.join(selected)} "
         f"FROM runs{where} GROUP BY {', '.join(grouped)}"
     )
+
+
+def _measure_sql(measure: Measure) -> str:
+    counted = "event_count" if measure.counts_events else "1"
+    if measure.outcome is None:
+        return "SUM(event_count)" if measure.counts_events else "COUNT(*)"
+    return f"SUM(CASE WHEN outcome = '{measure.outcome}' THEN {counted} ELSE 0 END)"
 
 
 def _coarser_rows(

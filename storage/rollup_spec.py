@@ -2,12 +2,15 @@
 
 Live ingest (storage/rollups.py) spells every rollup key by hand. The bulk paths
 (storage/rollup_rebuild.py in SQL, storage/bulk_rollups.py in Python) build their keys
-from the tables' primary keys with these rules instead, so that a rollup losing or
-gaining a key column (as rollup_dimension lost ``outcome``) changes them with it; a
-key column without a rule fails at import rather than being filled wrongly.
+from the tables' primary keys and measure columns with these rules instead, so that a
+rollup losing or gaining a column (as rollup_dimension lost ``outcome``, and rollup_app
+turned it into a column per outcome) changes them with it; a column without a rule
+fails at import rather than being filled wrongly.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 from sqlalchemy import Table
 
@@ -17,6 +20,9 @@ from storage.rollup_tables import (
     ROLLUP_ERROR,
     ROLLUP_GRAINS,
     ROLLUP_TOTAL,
+    STORED_OUTCOMES,
+    events_column,
+    runs_column,
 )
 from storage.rollups import MISSING_CODE, MISSING_TEXT
 
@@ -27,7 +33,6 @@ GRAIN, BUCKET, DIMENSION, VALUE = "grain", "bucket_start", "dimension", "value"
 # keys hold no NULL); None: the column is never missing.
 RUN_KEY_COLUMNS: dict[str, str | int | None] = {
     "kind": None,
-    "outcome": None,
     "app": MISSING_TEXT,
     "exit_code": MISSING_CODE,
     "error_category": MISSING_TEXT,
@@ -36,7 +41,30 @@ RUN_KEY_COLUMNS: dict[str, str | int | None] = {
 OUTCOME_FILTER = {ROLLUP_ERROR.name: "FAILED"}
 
 KEY_COLUMNS = {table.name: tuple(c.name for c in table.primary_key.columns) for table in TABLES}
-MEASURES = {table.name: tuple(n for n in ("runs", "events") if n in table.c) for table in TABLES}
+MEASURES = {
+    table.name: tuple(c.name for c in table.columns if not c.primary_key) for table in TABLES
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Measure:
+    """What a measure column adds up for each run: 1 (``runs``) or its event count, over
+    every run or only those of one stored outcome."""
+
+    counts_events: bool
+    outcome: str | None = None
+
+
+def _measure(name: str) -> Measure:
+    if name in ("runs", "events"):
+        return Measure(counts_events=name == "events")
+    for outcome in STORED_OUTCOMES:
+        if name in (runs_column(outcome), events_column(outcome)):
+            return Measure(counts_events=name == events_column(outcome), outcome=outcome)
+    raise RuntimeError(f"no bulk rollup rule for the measure {name}")
+
+
+MEASURE_RULES = {name: _measure(name) for names in MEASURES.values() for name in names}
 
 # Each grain's rows are summed from the grain before it (hours, then days, then months).
 _GRAIN_CHAINS = {("h", "d"), ("h", "d", "m")}

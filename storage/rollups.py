@@ -18,11 +18,13 @@ from sqlalchemy import Table
 from ingest.merge import RunChange
 from storage.dimensions import DIMENSIONS, ROLLED_UP_DIMENSIONS, RunState
 from storage.rollup_tables import (
+    OUTCOME_COLUMNS,
     ROLLUP_APP,
     ROLLUP_DIMENSION,
     ROLLUP_ERROR,
     ROLLUP_GRAINS,
     ROLLUP_TOTAL,
+    STORED_OUTCOMES,
 )
 
 MISSING_TEXT = ""
@@ -105,13 +107,24 @@ def _buckets(run: RunState) -> Buckets:
 def _add_counts(
     totals: TableDeltas, apps: TableDeltas, run: RunState, buckets: Buckets, sign: int
 ) -> None:
-    kind, outcome, events = run["kind"], run["outcome"], run["event_count"]
+    """The run's count and events into its outcome's columns (OUTCOME_COLUMNS order)."""
+    kind, events = run["kind"], sign * run["event_count"]
+    at = _OUTCOME_AT[run["outcome"]]
     app = run["app"] or MISSING_TEXT
     for grain, bucket in buckets:
         if grain in _TOTAL_GRAINS:
-            _add(totals, (grain, bucket, kind, outcome), sign, 1, events)
+            _move(totals, (grain, bucket, kind), at, sign, events)
         if grain in _APP_GRAINS:
-            _add(apps, (grain, bucket, kind, app, outcome), sign, 1, events)
+            _move(apps, (grain, bucket, kind, app), at, sign, events)
+
+
+def _move(deltas: TableDeltas, key: Key, at: int, runs: int, events: int) -> None:
+    """Runs and events into the columns of the outcome at ``at`` (OUTCOME_COLUMNS)."""
+    row = deltas.get(key)
+    if row is None:
+        row = deltas[key] = [0] * len(OUTCOME_COLUMNS)
+    row[at] += runs
+    row[at + len(STORED_OUTCOMES)] += events
 
 
 def _error_key(run: RunState) -> tuple[Any, ...] | None:
@@ -180,5 +193,8 @@ ROLLUP_KEYS = {
     for table in (ROLLUP_TOTAL, ROLLUP_APP, ROLLUP_ERROR, ROLLUP_DIMENSION)
 }
 ROLLUP_MEASURES = {
-    table: tuple(name for name in ("runs", "events") if name in table.c) for table in ROLLUP_KEYS
+    table: tuple(column.name for column in table.columns if not column.primary_key)
+    for table in ROLLUP_KEYS
 }
+_OUTCOME_AT = {outcome: index for index, outcome in enumerate(STORED_OUTCOMES)}
+assert ROLLUP_MEASURES[ROLLUP_TOTAL] == ROLLUP_MEASURES[ROLLUP_APP] == OUTCOME_COLUMNS

@@ -14,18 +14,16 @@ import random
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from alembic import command
 from sqlalchemy import delete, text, update
 from sqlalchemy.dialects.postgresql import insert as postgres_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.engine import Connection
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from cli.seed import rebuild_database_rollups, seed_database
 from ingest.report import build_report
 from storage.app_bits import app_ids, app_set, union_size, with_app_bit
 from storage.engine import open_database
-from storage.migrate import alembic_config, upgrade_to_head
+from storage.migrate import downgrade_to, upgrade_to_head
 from storage.rollup_tables import ROLLUP_ERROR
 from storage.writer import IngestWriter
 from tests.utils.bulk_store import (
@@ -200,7 +198,7 @@ async def test_migration_0011_fills_the_code_rows_from_the_error_rows_there(
         async with database.reader.connect() as conn:
             before = await error_code_rows(conn)
             error_rows = await rows(conn, "SELECT * FROM rollup_error ORDER BY 1, 2, 3, 4, 5, 6")
-        await _downgrade(database.writer, "0010")
+        await downgrade_to(database.writer, "0010")
         async with database.reader.connect() as conn:
             tables = await rows(conn, _TABLES_SQL[conn.dialect.name])
             assert ("rollup_error_code",) not in tables and ("app_ids",) not in tables
@@ -212,17 +210,6 @@ async def test_migration_0011_fills_the_code_rows_from_the_error_rows_there(
             assert await error_code_rows(conn) == before != []
     finally:
         await database.dispose()
-
-
-async def _downgrade(engine: AsyncEngine, revision: str) -> None:
-    config = alembic_config()
-
-    def downgrade(connection: Connection) -> None:
-        config.attributes["connection"] = connection
-        command.downgrade(config, revision)
-
-    async with engine.begin() as connection:
-        await connection.run_sync(downgrade)
 
 
 _TABLES_SQL = {

@@ -18,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import Table, func, select
 
 from ingest.merge import RunState
 from ingest.report import Report, build_report
@@ -27,7 +27,15 @@ from storage.ingest_batch import BatchResult
 from storage.ingest_drivers import open_ingest_driver
 from storage.ingest_process import _apply_together, _waiting_messages
 from storage.ingest_sql import SQLITE_CHUNK_ROWS
-from storage.rollup_tables import ROLLUP_APP, ROLLUP_DIMENSION, ROLLUP_ERROR, ROLLUP_TOTAL
+from storage.rollup_tables import (
+    ROLLUP_APP,
+    ROLLUP_DIMENSION,
+    ROLLUP_ERROR,
+    ROLLUP_TOTAL,
+    STORED_OUTCOMES,
+    events_column,
+    runs_column,
+)
 from storage.tables import EVENTS, RUNS
 from storage.writer import IngestWriter
 
@@ -127,17 +135,8 @@ async def test_maintained_rollups_equal_their_definition_over_the_runs(
     async with database.reader.connect() as conn:
         runs = [dict(row._mapping) for row in await conn.execute(select(RUNS))]
         rollups = {
-            table.name: {
-                tuple(row[:-measures]): tuple(row[-measures:])
-                for row in await conn.execute(select(table))
-                if any(row[-measures:])
-            }
-            for table, measures in (
-                (ROLLUP_TOTAL, 2),
-                (ROLLUP_APP, 2),
-                (ROLLUP_ERROR, 1),
-                (ROLLUP_DIMENSION, 1),
-            )
+            table.name: await _counted(conn, table)
+            for table in (ROLLUP_TOTAL, ROLLUP_APP, ROLLUP_ERROR, ROLLUP_DIMENSION)
         }
     day = {
         run["id"]: run["started_at"].replace(hour=0, minute=0, second=0, microsecond=0)
@@ -176,6 +175,25 @@ async def test_maintained_rollups_equal_their_definition_over_the_runs(
     assert os_versions == expected_os
     hourly_runs = sum(v[0] for k, v in rollups["rollup_total"].items() if k[0] == "h")
     assert hourly_runs == len(runs)
+
+
+async def _counted(conn: Any, table: Table) -> dict[tuple[Any, ...], tuple[int, ...]]:
+    """Rows that count something, keys to measures; a table with a column per outcome
+    as (keys…, outcome) to (runs, events)."""
+    keys = [column.name for column in table.primary_key.columns]
+    counted: dict[tuple[Any, ...], tuple[int, ...]] = {}
+    for row in (row._mapping for row in await conn.execute(select(table))):
+        key = tuple(row[name] for name in keys)
+        if "runs" in row:
+            measures = tuple(row[name] for name in ("runs", "events") if name in row)
+            if any(measures):
+                counted[key] = measures
+            continue
+        for outcome in STORED_OUTCOMES:
+            runs, events = row[runs_column(outcome)], row[events_column(outcome)]
+            if runs or events:
+                counted[(*key, outcome)] = (runs, events)
+    return counted
 
 
 async def test_a_writer_process_that_died_is_replaced_for_the_next_batch(

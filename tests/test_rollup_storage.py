@@ -5,11 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from alembic import command
-from sqlalchemy.engine import Connection
-
 from storage.engine import open_database
-from storage.migrate import alembic_config, upgrade_to
+from storage.migrate import downgrade_to, upgrade_to
 
 ROWS: dict[str, list[tuple[Any, ...]]] = {
     "rollup_total": [("d", "2026-11-01 00:00:00.000000", "INSTALL", "SUCCESS", 5, 12)],
@@ -54,13 +51,7 @@ async def test_sqlite_rollups_are_clustered_by_key_and_keep_their_rows(tmp_path)
         assert len(definitions) == 4 and all("WITHOUT ROWID" in sql for sql in definitions)
         assert await _contents(database) == {t: sorted(rows) for t, rows in ROWS.items()}
 
-        def downgrade(connection: Connection) -> None:
-            config = alembic_config()
-            config.attributes["connection"] = connection
-            command.downgrade(config, "0004")
-
-        async with database.writer.begin() as conn:
-            await conn.run_sync(downgrade)
+        await downgrade_to(database.writer, "0004")
         assert not any("WITHOUT ROWID" in sql for sql in await _definitions(database))
         assert await _contents(database) == {t: sorted(rows) for t, rows in ROWS.items()}
     finally:

@@ -26,7 +26,7 @@ from sqlalchemy import (
     select,
     union_all,
 )
-from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.elements import ColumnClause, ColumnElement
 from sqlalchemy.sql.selectable import Select
 
 from storage.analytics.bound_filter import (
@@ -37,9 +37,10 @@ from storage.analytics.bound_filter import (
     values_param,
 )
 from storage.analytics.cubes import Cube
-from storage.analytics.filters import EFFECTIVE_OUTCOMES, OPEN_OUTCOMES, RunFilter
+from storage.analytics.filters import EFFECTIVE_OUTCOMES, RunFilter
 from storage.analytics.timeline import Plan
 from storage.dimensions import DIMENSIONS, Dimension
+from storage.rollup_tables import STORED_OUTCOMES, events_column, runs_column
 from storage.rollups import MISSING_CODE, MISSING_TEXT
 from storage.tables import RUNS
 
@@ -62,12 +63,29 @@ class Shape:
     exact_distinct: bool = True
     # Outcomes as columns, one row per key (see ``statement``).
     pivot: bool = False
-    # The parts' rows still need the outcome filter: it keeps one open outcome but not
-    # the other (rollups store both as one). Otherwise the parts filter exactly.
-    refilter: bool = False
-    # Every row's outcome, when the filter keeps only the one the cube's rows all have
-    # (FAILED for error rows): not grouped by, which halves SQLite's sorting.
-    single_outcome: str | None = None
+    # The outcomes the statement counts, a measure column each: every effective outcome
+    # the filter keeps for a cube with a column per outcome, else the cube's one.
+    outcomes: tuple[str, ...] = ()
+
+    @property
+    def measures(self) -> int:
+        """Measure columns of every part: runs per outcome, then (for a cube with
+        events) events per outcome, or one column of them all when pivoted."""
+        return len(self.outcomes) + self.event_measures
+
+    @property
+    def event_measures(self) -> int:
+        if not self.cube.has_events:
+            return 0
+        return 1 if self.pivot else len(self.outcomes)
+
+
+def counted_outcomes(cube: Cube, run_filter: RunFilter) -> tuple[str, ...]:
+    if cube.outcome is not None:
+        return (cube.outcome,)
+    return tuple(
+        o for o in EFFECTIVE_OUTCOMES if not run_filter.outcomes or o in run_filter.outcomes
+    )
 
 
 def shape_and_params(
@@ -106,119 +124,109 @@ def shape_and_params(
         distinct=distinct,
         exact_distinct=exact_distinct,
         pivot=pivot,
-        refilter=len(run_filter.outcomes & OPEN_OUTCOMES) == 1,
-        single_outcome=(cube.outcome if run_filter.outcomes == frozenset({cube.outcome}) else None),
+        outcomes=counted_outcomes(cube, run_filter),
     )
     return shape, params
 
 
 @lru_cache(maxsize=512)
 def statement(shape: Shape) -> Select[Any]:
-    """Rows of (keys…, outcome, [slot], runs, events), grouped once in SQL; Python adds
-    up the few rows that still share keys, outcome and time bucket (``slot`` is a time
-    inside the row's bucket: the rollup bucket, or a run's start at the edges).
+    """Rows of (keys…, [slot], measures…), grouped once in SQL; Python adds up the few
+    rows that still share keys and time bucket (``slot`` is a time inside the row's
+    bucket: the rollup bucket, or a run's start at the edges). The measures are the
+    runs of each of ``shape.outcomes`` and, for a cube with events, their events.
 
     Every part spells keys as the rollups store them ('' and -1 for a missing value),
     so that one GROUP BY sums rollup rows and runs alike; the result spells them as
     the runs table does (NULL, exit codes as text).
 
-    With ``distinct``, that key is summed away as well and a column counts its values
-    (missing excepted) that have runs or events in the group, after the outcome
-    filter: (keys but one…, outcome, runs, events, distinct, subtracted). A histogram
-    then returns one row per bucket, not one per bucket and app. Exactly, values are
-    summed first and those netting to zero left out; otherwise COUNT(DISTINCT …)
-    counts them directly (half the work in SQLite), which is exact only when no row
-    is subtracted: ``subtracted`` counts the rows that were, for the caller to check.
+    With ``distinct`` (a cube of one outcome), that key is summed away as well and a
+    column counts its values (missing excepted) that have runs in the group: (keys but
+    one…, outcome, runs, events, distinct, subtracted). A histogram then returns one
+    row per bucket, not one per bucket and app. Exactly, values are summed first and
+    those netting to zero left out; otherwise COUNT(DISTINCT …) counts them directly
+    (half the work in SQLite), which is exact only when no row is subtracted:
+    ``subtracted`` counts the rows that were, for the caller to check.
 
-    With ``pivot``, outcomes are columns, counted after the outcome filter: (keys…,
-    [slot], runs of each of EFFECTIVE_OUTCOMES…, events): a fifth of the rows for
-    Python to read when every outcome is wanted (summary, appStats, timeSeries).
+    With ``pivot``, every effective outcome is a column: (keys…, [slot], runs of each
+    of EFFECTIVE_OUTCOMES…, events), 0 for the outcomes the filter leaves out.
     """
     parts = [_scan(shape, index) for index in range(len(shape.pieces))]
     parts += [_raw_part(shape, index) for index in range(len(shape.raw_signs))]
     if shape.correction is not None:
-        parts += _correction_parts(shape)
+        parts.append(_correction_part(shape))
     rows = (union_all(*parts) if len(parts) > 1 else parts[0]).subquery()
     keys = [rows.c[f"k{i}"] for i in range(len(shape.dimensions))]
+    measures = [rows.c[f"m{i}"] for i in range(shape.measures)]
     if shape.distinct is not None and not shape.exact_distinct:
         return _counting_distinct_directly(shape, rows, keys)
     if shape.distinct is not None:
         return _counting_distinct(shape, rows, keys)
     slot = [rows.c.slot] if shape.by_time else []
-    if shape.pivot:
-        by_outcome = [
-            func.sum(case((rows.c.outcome == outcome, rows.c.runs), else_=0)).label(outcome)
-            for outcome in EFFECTIVE_OUTCOMES
-        ]
-        pivoted = select(
-            *(_spelled(shape, i, key) for i, key in enumerate(keys)),
-            *slot,
-            *by_outcome,
-            func.sum(rows.c.events).label("events"),
-        ).group_by(*keys, *slot)
-        if shape.refilter:
-            pivoted = pivoted.where(rows.c.outcome.in_(bindparam("outcomes", expanding=True)))
-        return pivoted
-    outcome, grouped = _outcome(shape, rows)
-    return select(
-        *(_spelled(shape, i, key) for i, key in enumerate(keys)),
-        outcome,
-        *slot,
-        func.sum(rows.c.runs).label("runs"),
-        func.sum(rows.c.events).label("events"),
-    ).group_by(*keys, *grouped, *slot)
+    spelled = [_spelled(shape, i, key) for i, key in enumerate(keys)]
+    if not shape.pivot:
+        sums = [func.sum(m).label(m.name) for m in measures]
+        return select(*spelled, *slot, *sums).group_by(*keys, *slot)
+    at = {outcome: i for i, outcome in enumerate(shape.outcomes)}
+    by_outcome = [
+        (func.sum(measures[at[o]]) if o in at else literal_column("0", Integer)).label(o)
+        for o in EFFECTIVE_OUTCOMES
+    ]
+    events = measures[len(shape.outcomes) :]
+    total = func.sum(events[0]) if events else literal_column("0", Integer)
+    return select(*spelled, *slot, *by_outcome, total.label("events")).group_by(*keys, *slot)
 
 
-def _outcome(shape: Shape, rows: Any) -> tuple[Any, list[Any]]:
-    """The outcome column of a grouped result, and what to group by for it."""
-    if shape.single_outcome is not None:
-        return literal_column(f"'{shape.single_outcome}'", String).label("outcome"), []
-    return rows.c.outcome, [rows.c.outcome]
+def sum_of(columns: Sequence[Any]) -> Any:
+    total = columns[0]
+    for column in columns[1:]:
+        total = total + column
+    return total
+
+
+def _single_outcome(shape: Shape) -> ColumnElement[Any]:
+    assert len(shape.outcomes) == 1, "distinct values are counted on cubes of one outcome"
+    return literal_column(f"'{shape.outcomes[0]}'", String).label("outcome")
+
+
+def _events(shape: Shape, rows: Any) -> Any:
+    return rows.c.m1 if shape.cube.has_events else literal_column("0", Integer)
 
 
 def _counting_distinct(shape: Shape, rows: Any, keys: list[Any]) -> Select[Any]:
     assert shape.distinct is not None and not shape.by_time
-    outcome, grouped = _outcome(shape, rows)
-    per_value = select(
-        *keys,
-        outcome,
-        func.sum(rows.c.runs).label("runs"),
-        func.sum(rows.c.events).label("events"),
-    ).group_by(*keys, *grouped)
-    if shape.refilter:
-        per_value = per_value.where(rows.c.outcome.in_(bindparam("outcomes", expanding=True)))
-    found = per_value.having(
-        (func.sum(rows.c.runs) != 0) | (func.sum(rows.c.events) != 0)
-    ).subquery()
+    per_value = (
+        select(
+            *keys, func.sum(rows.c.m0).label("runs"), func.sum(_events(shape, rows)).label("events")
+        )
+        .group_by(*keys)
+        .having((func.sum(rows.c.m0) != 0) | (func.sum(_events(shape, rows)) != 0))
+        .subquery()
+    )
     kept = [i for i in range(len(keys)) if i != shape.distinct]
-    counted = func.nullif(found.c[f"k{shape.distinct}"], _missing(shape, shape.distinct))
-    outcome, grouped = _outcome(shape, found)
+    counted = func.nullif(per_value.c[f"k{shape.distinct}"], _missing(shape, shape.distinct))
     return select(
-        *(_spelled(shape, i, found.c[f"k{i}"]) for i in kept),
-        outcome,
-        func.sum(found.c.runs).label("runs"),
-        func.sum(found.c.events).label("events"),
+        *(_spelled(shape, i, per_value.c[f"k{i}"]) for i in kept),
+        _single_outcome(shape),
+        func.sum(per_value.c.runs).label("runs"),
+        func.sum(per_value.c.events).label("events"),
         func.count(counted).label("distinct"),
         literal_column("0", Integer).label("subtracted"),
-    ).group_by(*(found.c[f"k{i}"] for i in kept), *grouped)
+    ).group_by(*(per_value.c[f"k{i}"] for i in kept))
 
 
 def _counting_distinct_directly(shape: Shape, rows: Any, keys: list[Any]) -> Select[Any]:
     assert shape.distinct is not None and not shape.by_time and shape.correction is None
     kept = [i for i in range(len(keys)) if i != shape.distinct]
     counted = func.nullif(keys[shape.distinct], _missing(shape, shape.distinct))
-    outcome, grouped = _outcome(shape, rows)
-    counting = select(
+    return select(
         *(_spelled(shape, i, keys[i]) for i in kept),
-        outcome,
-        func.sum(rows.c.runs).label("runs"),
-        func.sum(rows.c.events).label("events"),
+        _single_outcome(shape),
+        func.sum(rows.c.m0).label("runs"),
+        func.sum(_events(shape, rows)).label("events"),
         func.count(counted.distinct()).label("distinct"),
-        func.sum(case((rows.c.runs < 0, 1), else_=0)).label("subtracted"),
-    ).group_by(*(keys[i] for i in kept), *grouped)
-    if shape.refilter:
-        counting = counting.where(rows.c.outcome.in_(bindparam("outcomes", expanding=True)))
-    return counting
+        func.sum(case((rows.c.m0 < 0, 1), else_=0)).label("subtracted"),
+    ).group_by(*(keys[i] for i in kept))
 
 
 def _is_code(shape: Shape, index: int) -> bool:
@@ -237,34 +245,66 @@ def _spelled(shape: Shape, index: int, key: Any) -> ColumnElement[Any]:
 
 
 def _scan(shape: Shape, index: int) -> Select[Any]:
-    """One piece: a range scan of one grain, its counts signed."""
+    """One piece: a range scan of one grain, its measures signed."""
     cube, table = shape.cube, shape.cube.table
     grain, has_start, has_end, sign = shape.pieces[index]
-    # Rows that net to zero (left by live ingest) count nothing, and would count as a
-    # distinct value.
-    conditions = [table.c.grain == grain, table.c.runs != 0, *_cube_filter(shape)]
+    conditions = [table.c.grain == grain, *_cube_filter(shape)]
+    if cube.outcome is not None:
+        # Rows that net to zero (left by live ingest) count nothing, and would count as a
+        # distinct value.
+        conditions.append(table.c.runs != 0)
     if has_start:
         conditions.append(table.c.bucket_start >= time_param(f"a{index}"))
     if has_end:
         conditions.append(table.c.bucket_start < time_param(f"b{index}"))
-    outcome: ColumnElement[Any]
-    if cube.splits_outcome:
-        # Stored IN_PROGRESS covers every open run; the correction moves the recent ones.
-        outcome = case(
-            (table.c.outcome == "IN_PROGRESS", literal_column("'UNFINISHED'", String)),
-            else_=table.c.outcome,
-        )
-    else:
-        outcome = literal_column(f"'{cube.outcome}'", String)
-    events = table.c.events if cube.has_events else literal_column("0", Integer)
-    runs = table.c.runs
+    measures = _stored_measures(shape)
     return select(
         *(cube.column(d).label(f"k{i}") for i, d in enumerate(shape.dimensions)),
-        outcome.label("outcome"),
         *([table.c.bucket_start.label("slot")] if shape.by_time else []),
-        (runs if sign > 0 else -runs).label("runs"),
-        (events if sign > 0 else -events).label("events"),
+        *((m if sign > 0 else -m).label(f"m{i}") for i, m in enumerate(measures)),
     ).where(*conditions)
+
+
+def _stored_measures(shape: Shape) -> list[ColumnElement[Any]]:
+    """The measures as a rollup row holds them. A cube of one outcome has ``runs``; the
+    others a column per stored outcome, where IN_PROGRESS stands for every open run and
+    is read as UNFINISHED (the correction moves the recent ones back)."""
+    table = shape.cube.table
+    if shape.cube.outcome is not None:
+        return [table.c.runs]
+    measures: list[ColumnElement[Any]] = []
+    for column in (runs_column, events_column):
+        for outcome in shape.outcomes:
+            stored = _STORED_AS.get(outcome)
+            measures.append(
+                literal_column("0", Integer) if stored is None else table.c[column(stored)]
+            )
+    return _with_event_measures(shape, measures)
+
+
+def _with_event_measures(
+    shape: Shape, measures: list[ColumnElement[Any]]
+) -> list[ColumnElement[Any]]:
+    """``measures`` (runs, then events, per counted outcome) with the events as the
+    statement counts them: per outcome, all in one column (pivot) or none."""
+    runs, events = measures[: len(shape.outcomes)], measures[len(shape.outcomes) :]
+    if shape.event_measures == 0:
+        return runs
+    if shape.event_measures == len(events):
+        return runs + events
+    counting = [m for m in events if not _is_zero(m)]
+    return [*runs, sum_of(counting) if counting else literal_column("0", Integer)]
+
+
+def _is_zero(column: ColumnElement[Any]) -> bool:
+    return isinstance(column, ColumnClause) and column.is_literal and column.name == "0"
+
+
+# The stored outcome column an effective outcome is read from (IN_PROGRESS: none).
+_STORED_AS = {outcome: outcome for outcome in STORED_OUTCOMES} | {
+    "UNFINISHED": "IN_PROGRESS",
+    "IN_PROGRESS": None,
+}
 
 
 def _cube_filter(shape: Shape) -> list[ColumnElement[bool]]:
@@ -278,8 +318,6 @@ def _cube_filter(shape: Shape) -> list[ColumnElement[bool]]:
             conditions.append(column.in_(bindparam("codes", expanding=True)))
         else:
             conditions.append(column.in_(bindparam(values_param(dimension), expanding=True)))
-    if shape.filter.outcomes and cube.splits_outcome:
-        conditions.append(cube.table.c.outcome.in_(bindparam("stored_outcomes", expanding=True)))
     return conditions
 
 
@@ -293,12 +331,24 @@ def _run_keys(shape: Shape) -> list[ColumnElement[Any]]:
     ]
 
 
-def _run_events(shape: Shape) -> ColumnElement[Any]:
-    """Events of a group of runs, as the cube counts them: none for a cube without
-    events, or a run subtracted at an edge would leave a key with events and no runs."""
-    if not shape.cube.has_events:
-        return literal_column("0", Integer)
-    return func.coalesce(func.sum(RUNS.c.event_count), 0)
+def _run_measures(shape: Shape, sign: int) -> list[ColumnElement[Any]]:
+    """The measures of a group of runs, signed: runs, then events (for a cube with
+    events), of each counted outcome. A cube of one outcome (or of none) counts every
+    run the filter kept."""
+    every: ColumnElement[Any] = func.coalesce(func.sum(RUNS.c.event_count), 0)
+    measures: list[ColumnElement[Any]]
+    if shape.cube.outcome is not None:
+        measures = [func.count(), every][: shape.measures]
+    else:
+        outcome = effective_outcome()
+        measures = [func.sum(case((outcome == o, 1), else_=0)) for o in shape.outcomes]
+        if shape.event_measures == 1:  # the filter kept only counted outcomes
+            measures.append(every)
+        elif shape.event_measures:
+            measures += [
+                func.sum(case((outcome == o, RUNS.c.event_count), else_=0)) for o in shape.outcomes
+            ]
+    return [(m if sign > 0 else -m).label(f"m{i}") for i, m in enumerate(measures)]
 
 
 def _raw_part(shape: Shape, index: int) -> Select[Any]:
@@ -306,30 +356,27 @@ def _raw_part(shape: Shape, index: int) -> Select[Any]:
     time bucket (buckets are whole hours when rollups are read), so any of its start
     times names it."""
     keys = _run_keys(shape)
-    outcome = effective_outcome()
-    sign = shape.raw_signs[index]
-    runs = func.count()
-    events = _run_events(shape)
     return (
         select(
             *(key.label(f"k{i}") for i, key in enumerate(keys)),
-            outcome.label("outcome"),
             *([func.min(RUNS.c.started_at).label("slot")] if shape.by_time else []),
-            (runs if sign > 0 else -runs).label("runs"),
-            (events if sign > 0 else -events).label("events"),
+            *_run_measures(shape, shape.raw_signs[index]),
         )
         .where(
             RUNS.c.started_at >= time_param(f"rs{index}"),
             RUNS.c.started_at < time_param(f"re{index}"),
             *shape.filter.run_conditions(times=False),
         )
-        .group_by(*keys, outcome)
+        .group_by(*keys)
+        # Without keys an empty span would still give a row (of NULLs).
+        .having(func.count() > 0)
     )
 
 
-def _correction_parts(shape: Shape) -> list[Select[Any]]:
+def _correction_part(shape: Shape) -> Select[Any]:
     """Open runs seen since the cutoff within the rolled-up span: the rollups count them
-    as UNFINISHED, they are IN_PROGRESS. Counted twice, into one and out of the other."""
+    as UNFINISHED, they are IN_PROGRESS. Counted into the one and out of the other
+    (where the filter keeps them)."""
     assert shape.correction is not None
     has_start, has_end = shape.correction
     keys = _run_keys(shape)
@@ -343,17 +390,20 @@ def _correction_parts(shape: Shape) -> list[Select[Any]]:
         conditions.append(RUNS.c.started_at >= time_param("cs"))
     if has_end:
         conditions.append(RUNS.c.started_at < time_param("ce"))
-    runs = func.count()
-    events = _run_events(shape)
-    return [
+    moved = {"IN_PROGRESS": 1, "UNFINISHED": -1}
+    zero = literal_column("0", Integer)
+    runs = [moved[o] * func.count() if o in moved else zero for o in shape.outcomes]
+    events = [
+        moved[o] * func.coalesce(func.sum(RUNS.c.event_count), 0) if o in moved else zero
+        for o in shape.outcomes
+    ]
+    measures = _with_event_measures(shape, runs + events)
+    return (
         select(
             *(key.label(f"k{i}") for i, key in enumerate(keys)),
-            literal_column(f"'{outcome}'", String).label("outcome"),
             *(column.label("slot") for column in slot),
-            (sign * runs).label("runs"),
-            (sign * events).label("events"),
+            *(m.label(f"m{i}") for i, m in enumerate(measures)),
         )
         .where(*conditions)
         .group_by(*keys, *slot)
-        for outcome, sign in (("IN_PROGRESS", 1), ("UNFINISHED", -1))
-    ]
+    )

@@ -226,14 +226,22 @@ async def _add_counts(
     cutoff: datetime,
     totals: Totals,
 ) -> None:
-    """Rollup pieces, edge spans and the open-run correction: one statement."""
+    """Rollup pieces, edge spans and the open-run correction: one statement, whose
+    rows hold the runs (and events) of each counted outcome side by side."""
     dimensions = _plain_dimensions(query)
     width = len(dimensions)
     edges = query.bucket_edges
+    outcomes = count_sql.counted_outcomes(cube, run_filter)
+    start = width + (edges is not None)
+    events_at = start + len(outcomes) if cube.has_events else None
     for row in await _execute(conn, query, run_filter, cube, cutoff, dimensions):
         keys: Keys = tuple(row[:width])
-        bucket = None if edges is None else bisect_right(edges, row[width + 1]) - 1
-        _add(totals, (keys, row[width], bucket), int(row[-2]), int(row[-1] or 0))
+        bucket = None if edges is None else bisect_right(edges, row[width]) - 1
+        for index, outcome in enumerate(outcomes):
+            runs = int(row[start + index] or 0)
+            events = 0 if events_at is None else int(row[events_at + index] or 0)
+            if runs or events:
+                _add(totals, (keys, outcome, bucket), runs, events)
 
 
 async def _distinct_counts(
@@ -268,6 +276,8 @@ async def _execute(
     exact: bool = True,
 ) -> Any:
     grains = [grain for grain in cube.grains if query.edges_on(grain)]
+    # The correction moves recent open runs from UNFINISHED to IN_PROGRESS: only for a
+    # cube that counts open runs, and a filter that keeps one of the two.
     correct = cube.splits_outcome and not (
         run_filter.outcomes and not run_filter.outcomes & OPEN_OUTCOMES
     )

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from storage.app_bits import app_ids, app_set
 from storage.engine import open_database
+from storage.rollup_spec import MEASURES
 from storage.rollup_spec import TABLES as ROLLUP_TABLES
 
 Rows = list[tuple[Any, ...]]
@@ -42,10 +43,11 @@ async def rollup_snapshot(database_url: str) -> dict[str, Rows]:
     """Every rollup row that counts something, per table, sorted; rollup_error_code's
     with app names for ids (stores number their apps in the order they meet them)."""
     async with connected(database_url) as conn:
-        snapshot = {
-            table.name: sorted(await rows(conn, f"SELECT * FROM {table.name} WHERE runs <> 0"))
-            for table in ROLLUP_TABLES
-        }
+        snapshot = {}
+        for table in ROLLUP_TABLES:
+            counting = " OR ".join(f"{measure} <> 0" for measure in MEASURES[table.name])
+            sql = f"SELECT * FROM {table.name} WHERE {counting}"
+            snapshot[table.name] = sorted(await rows(conn, sql))
         snapshot["rollup_error_code"] = await error_code_rows(conn)
         return snapshot
 
