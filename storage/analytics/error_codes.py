@@ -15,7 +15,18 @@ from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Integer, String, and_, bindparam, func, literal_column, null, select
+from sqlalchemy import (
+    Integer,
+    String,
+    and_,
+    bindparam,
+    case,
+    cast,
+    func,
+    literal_column,
+    null,
+    select,
+)
 from sqlalchemy import union_all as union_all_
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.elements import ColumnElement
@@ -56,6 +67,7 @@ class _Shape:
     pieces: tuple[tuple[str, bool, bool], ...]  # grain, has start, has end
     raw: int  # runs-table spans
     filter: FilterShape
+    by_code: bool  # grouped by exit code (else by category)
 
 
 async def failed_by_code(
@@ -84,47 +96,55 @@ async def failed_by_code(
         pieces=tuple((p.grain, p.start is not None, p.end is not None) for p in found.pieces),
         raw=len(found.raw),
         filter=FilterShape.of(run_filter),
+        by_code=by is Dimension.EXIT_CODE,
     )
     rows = await conn.execute(_statement(shape), params)
-    return _grouped(rows, 0 if by is Dimension.EXIT_CODE else 1)
+    missing = MISSING_CODE if by is Dimension.EXIT_CODE else MISSING_TEXT
+    return [_counted(row, missing) for row in rows if row[1]]
 
 
-def _grouped(rows: Any, at: int) -> list[CountRow]:
-    """Runs summed and apps unioned per value: bitmaps from rollup rows, ids (or, for an
-    app the triggers have not numbered, names) from runs."""
-    runs: dict[Any, int] = {}
-    apps: dict[Any, int] = {}
-    unnumbered: dict[Any, set[str]] = {}
-    for row in rows:
-        key = row[at]
-        runs[key] = runs.get(key, 0) + int(row[2])
-        bits, app_id, app = row[3], row[4], row[5]
-        value = app_set(bits) if app_id is None else 1 << int(app_id)
-        apps[key] = apps.get(key, 0) | value
-        if app_id is None and app:
-            unnumbered.setdefault(key, set()).add(app)
-    missing = MISSING_CODE if at == 0 else MISSING_TEXT
-    return [
-        CountRow(
-            keys=(None if key == missing else str(key),),
-            outcome="FAILED",
-            bucket=None,
-            runs=count,
-            events=0,
-            distinct=apps[key].bit_count() + len(unnumbered.get(key, ())),
-        )
-        for key, count in runs.items()
-        if count
-    ]
+def _counted(row: Any, missing: object) -> CountRow:
+    """A value's row: its runs, and its apps as the bitmaps of rollup rows, the ids of
+    apps of runs at the edges and the names of any the triggers have not numbered."""
+    key, runs, bitmaps, ids, names = row
+    value = 0
+    for bits in (bitmaps or "").split():
+        value |= app_set(bits)
+    for app_id in (ids or "").split():
+        value |= 1 << int(app_id)
+    unnumbered = set((names or "").split(NAME_SEPARATOR)) - {""}
+    return CountRow(
+        keys=(None if key == missing else str(key),),
+        outcome="FAILED",
+        bucket=None,
+        runs=int(runs),
+        events=0,
+        distinct=value.bit_count() + len(unnumbered),
+    )
+
+
+# Between app names in one aggregated text (a control character: no slug has one).
+NAME_SEPARATOR = "\x1f"
 
 
 @lru_cache(maxsize=256)
 def _statement(shape: _Shape) -> Select[Any]:
-    """(exit code, category, runs, bitmap, app id, app) rows: a bitmap from each rollup
-    row, an app id (or name) from each group of runs of the partial hours."""
+    """(value, runs, bitmaps, app ids, app names) per value of the grouped column: the
+    parts' rows are (exit code, category, runs, bitmap, app id, app name), a bitmap from
+    each rollup row, an app id (or name) from each group of runs of the partial hours.
+    Summed and joined in SQL, so that a few dozen rows come back, not thousands."""
     parts = [_scan(shape, index) for index in range(len(shape.pieces))]
     parts += [_raw(shape, index) for index in range(shape.raw)]
-    return union_all_(*parts) if len(parts) > 1 else parts[0]  # type: ignore[return-value]
+    rows = (union_all_(*parts) if len(parts) > 1 else parts[0]).subquery()
+    key = rows.c.exit_code if shape.by_code else rows.c.error_category
+    named = case((rows.c.app_id.is_(None), rows.c.app), else_=None)
+    return select(
+        key,
+        func.sum(rows.c.runs),
+        func.aggregate_strings(rows.c.apps, " "),
+        func.aggregate_strings(cast(rows.c.app_id, String), " "),
+        func.aggregate_strings(named, NAME_SEPARATOR),
+    ).group_by(key)
 
 
 def _scan(shape: _Shape, index: int) -> Select[Any]:
@@ -135,9 +155,9 @@ def _scan(shape: _Shape, index: int) -> Select[Any]:
     if has_end:
         conditions.append(TABLE.c.bucket_start < time_param(f"b{index}"))
     return select(
-        TABLE.c.exit_code,
-        TABLE.c.error_category,
-        TABLE.c.runs,
+        TABLE.c.exit_code.label("exit_code"),
+        TABLE.c.error_category.label("error_category"),
+        TABLE.c.runs.label("runs"),
         TABLE.c.apps,
         null().cast(Integer).label("app_id"),
         null().cast(String).label("app"),
@@ -160,12 +180,12 @@ def _raw(shape: _Shape, index: int) -> Select[Any]:
     keys: Sequence[ColumnElement[Any]] = (code, category, APP_IDS.c.id, RUNS.c.app)
     return (
         select(
-            code,
-            category,
-            func.count(),
+            code.label("exit_code"),
+            category.label("error_category"),
+            func.count().label("runs"),
             literal_column("NULL", String).label("apps"),
-            APP_IDS.c.id,
-            RUNS.c.app,
+            APP_IDS.c.id.label("app_id"),
+            RUNS.c.app.label("app"),
         )
         .select_from(RUNS.outerjoin(APP_IDS, APP_IDS.c.app == RUNS.c.app))
         .where(
