@@ -44,5 +44,6 @@ async def start_live_updates(
     def publish(runs: Sequence[RunState]) -> None:
         broker.publish(runs)
 
-    writer.add_commit_listener(publish)
+    # Runs come back from a writer process only while someone is subscribed.
+    writer.add_commit_listener(publish, wanted=lambda: broker.subscriber_count > 0)
     return LiveUpdates(broker)

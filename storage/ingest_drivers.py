@@ -42,7 +42,10 @@ class IngestDriver(Protocol):
 
     async def ready(self) -> None: ...
 
-    async def apply(self, reports: Sequence[Report]) -> BatchResult: ...
+    async def apply(self, reports: Sequence[Report], want_runs: bool = True) -> BatchResult:
+        """Store ``reports`` in one transaction; the runs come back as committed unless
+        ``want_runs`` is false (then maybe none: a driver may skip them)."""
+        ...
 
     async def close(self) -> None: ...
 
@@ -81,7 +84,7 @@ class SqliteIngestDriver:
     async def ready(self) -> None:
         """Ready at once: the connection opens with the first batch."""
 
-    async def apply(self, reports: Sequence[Report]) -> BatchResult:
+    async def apply(self, reports: Sequence[Report], want_runs: bool = True) -> BatchResult:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._thread, self._apply, reports)
 
@@ -166,7 +169,7 @@ class PostgresIngestDriver:
     async def ready(self) -> None:
         """Ready at once: the connection opens with the first batch."""
 
-    async def apply(self, reports: Sequence[Report]) -> BatchResult:
+    async def apply(self, reports: Sequence[Report], want_runs: bool = True) -> BatchResult:
         done = asyncio.run_coroutine_threadsafe(self._apply(reports), self._loop)
         return await asyncio.wrap_future(done)
 

@@ -8,8 +8,9 @@ the batch (~4 µs a report) and unpickles the answer; the child runs the same dr
 into it), and answers after the commit.
 
 Protocol over a socket pair: the server sends the store's address, the child answers
-``("ready", None)`` once it can work; then for each list of reports the server sends,
-``("ok", (results, runs))`` or ``("error", exception)``, in the order the lists came
+``("ready", None)`` once it can work; then for each ``(reports, want_runs)`` the server
+sends, ``("ok", (results, runs))`` (runs only if wanted) or ``("error", exception)``,
+in the order the lists came
 (the server sends the next list before the answer to the last); ``None`` asks it to close
 the store and exit. The child ignores SIGINT/SIGTERM (a terminal's Ctrl-C reaches the
 whole process group): the server stops it through the pipe after committing what is
@@ -96,11 +97,11 @@ class ProcessIngestDriver:
                     raise WriterProcessDied(f"unexpected {status!r} from the writer process")
                 self._ready = True
 
-    async def apply(self, reports: Sequence[Report]) -> BatchResult:
+    async def apply(self, reports: Sequence[Report], want_runs: bool = True) -> BatchResult:
         await self.ready()
         assert self._pipe is not None
         try:
-            self._pipe.send(list(reports))
+            self._pipe.send((list(reports), want_runs))
         except OSError as exc:
             self._discard()
             raise WriterProcessDied(str(exc) or type(exc).__name__) from exc
@@ -220,44 +221,52 @@ def _serve(pipe: Connection) -> None:
         loop.close()
 
 
-def _waiting_messages(pipe: Connection, batch_size: int) -> tuple[list[list[Report]], bool]:
-    """The next lists of reports: wait for one, then take every list already sent, up to
-    about ``batch_size`` reports; and whether the server asked to stop after them."""
-    messages: list[list[Report]] = []
+# What the server sends for each batch: its reports, and whether it wants the runs
+# back (live updates listen: storage/writer.py).
+Message = tuple[list[Report], bool]
+
+
+def _waiting_messages(pipe: Connection, batch_size: int) -> tuple[list[Message], bool]:
+    """The next batches: wait for one, then take every one already sent, up to about
+    ``batch_size`` reports; and whether the server asked to stop after them."""
+    messages: list[Message] = []
     count = 0
     while not messages or (count < batch_size and pipe.poll()):
         message = pipe.recv()
         if message is None:
             return messages, True
         messages.append(message)
-        count += len(message)
+        count += len(message[0])
     return messages, False
 
 
 def _apply_together(
-    apply: Callable[[list[Report]], BatchResult], messages: list[list[Report]]
+    apply: Callable[[list[Report]], BatchResult], messages: list[Message]
 ) -> list[Answer]:
     """One answer per message, in order. The messages are stored in one transaction;
     if that fails, each in one of its own, so that only the failing one's reports are
-    refused (and isolated by the server, storage/writer.py)."""
+    refused (and isolated by the server, storage/writer.py). The runs go back only to
+    a server that wants them."""
     if len(messages) > 1:
         try:
-            results, runs = apply([report for message in messages for report in message])
+            results, runs = apply([report for reports, _ in messages for report in reports])
         except Exception:
             pass
         else:
             answers: list[Answer] = []
             start = 0
-            for number, message in enumerate(messages, 1):
+            wanted = any(want_runs for _, want_runs in messages)
+            for number, (reports, _) in enumerate(messages, 1):
                 # The runs changed go with the last answer: listeners hear of each once.
-                changed = runs if number == len(messages) else []
-                answers.append(("ok", (results[start : start + len(message)], changed)))
-                start += len(message)
+                changed = runs if wanted and number == len(messages) else []
+                answers.append(("ok", (results[start : start + len(reports)], changed)))
+                start += len(reports)
             return answers
     answers = []
-    for message in messages:
+    for reports, want_runs in messages:
         try:
-            answers.append(("ok", apply(message)))
+            results, runs = apply(reports)
+            answers.append(("ok", (results, runs if want_runs else [])))
         except Exception as exc:
             answers.append(("error", exc))
     return answers

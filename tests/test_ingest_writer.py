@@ -126,6 +126,25 @@ async def test_runs_read_back_through_sqlalchemy_as_the_merge_made_them(
     assert sample["started_at"].tzinfo is UTC and sample["finished_at"] > sample["started_at"]
 
 
+async def test_a_writer_process_sends_runs_back_only_while_a_listener_wants_them(
+    database: Database,
+) -> None:
+    heard: list[int] = []
+    wanted = [False]
+    writer = IngestWriter(database, queue_size=100, batch_size=16, separate_process=True)
+    writer.add_commit_listener(lambda runs: heard.append(len(runs)), wanted=lambda: wanted[0])
+    writer.start()
+    try:
+        for index, want in ((0, False), (1, True), (2, False)):
+            wanted[0] = want
+            reports = [build_report("telemetry", body, NOW) for body in _run_bodies(index)]
+            await writer.submit_many(reports)
+    finally:
+        await writer.close()
+    # Each run's three reports in one batch: one changed run, sent only when wanted.
+    assert heard == [0, 1, 0]
+
+
 async def test_maintained_rollups_equal_their_definition_over_the_runs(
     database: Database, writer_mode: str
 ) -> None:
@@ -239,13 +258,13 @@ def test_the_writer_process_takes_every_list_already_sent_up_to_the_batch_size()
     ours, theirs = multiprocessing.Pipe()
     reports = [build_report("telemetry", body, NOW) for body in _run_bodies(7)]
     for size in (1, 2, 3):
-        ours.send(reports[:size])
-    ours.send(reports[:1])
+        ours.send((reports[:size], True))
+    ours.send((reports[:1], False))
     ours.send(None)
     taken, stopping = _waiting_messages(theirs, batch_size=5)
-    assert ([len(message) for message in taken], stopping) == ([1, 2, 3], False)
+    assert ([len(message) for message, _ in taken], stopping) == ([1, 2, 3], False)
     taken, stopping = _waiting_messages(theirs, batch_size=5)
-    assert ([len(message) for message in taken], stopping) == ([1], True)
+    assert ([(len(message), wanted) for message, wanted in taken], stopping) == ([(1, False)], True)
 
 
 async def test_lists_stored_together_are_answered_each_and_a_bad_one_fails_alone(
@@ -264,8 +283,12 @@ async def test_lists_stored_together_are_answered_each_and_a_bad_one_fails_alone
 
     loop = asyncio.get_running_loop()
     try:
-        together = await asyncio.to_thread(_apply_together, apply, [good[:2], good[2:], more])
-        failing = await asyncio.to_thread(_apply_together, apply, [fresh[:2], [bad], fresh[2:]])
+        together = await asyncio.to_thread(
+            _apply_together, apply, [(good[:2], True), (good[2:], False), (more, False)]
+        )
+        failing = await asyncio.to_thread(
+            _apply_together, apply, [(fresh[:2], True), ([bad], True), (fresh[2:], False)]
+        )
     finally:
         await driver.close()
     assert [status for status, _ in together] == ["ok", "ok", "ok"]
@@ -273,6 +296,8 @@ async def test_lists_stored_together_are_answered_each_and_a_bad_one_fails_alone
     # The runs the transaction changed come once, with the last answer.
     assert [len(value[1]) for _, value in together] == [0, 0, 2]
     assert [status for status, _ in failing] == ["ok", "error", "ok"]
+    # Stored one by one, each list gets the runs only if its sender wanted them.
+    assert [len(value[1]) for _, value in failing[::2]] == [1, 0]
     assert not any(accepted.duplicate for _, value in failing[::2] for accepted in value[0])
     async with database.reader.connect() as conn:
         assert await conn.scalar(select(func.count()).select_from(EVENTS)) == 9
