@@ -61,11 +61,10 @@ def ingest_plan(
         return results, []
     changes = yield from _merge_runs(sql, fresh, stored)
     runs = [change.after for change in changes]
-    versions = [0 if change.before is None else change.before["event_count"] for change in changes]
     notify = (RUNS_CHANNEL, notify_payloads([run["id"] for run in runs]))
     events = [_event_row(report) for report in fresh]
     # Not ``yield from``: the driver sends each step's rows, which a list cannot take.
-    for step in sql.write_steps(events, runs, versions, rollup_rows(changes), notify):  # noqa: UP028
+    for step in sql.write_steps(events, changes, rollup_rows(changes), notify):  # noqa: UP028
         yield step
     return results, runs
 

@@ -27,7 +27,7 @@ import orjson
 from sqlalchemy import JSON, BigInteger, Boolean, Integer, String, Table
 from sqlalchemy.types import TypeDecorator
 
-from ingest.merge import RunState
+from ingest.merge import RunChange, RunState
 from storage.rollups import ROLLUP_KEYS, ROLLUP_MEASURES, RollupRow
 from storage.tables import EVENT_COLUMNS, EVENTS, RUN_COLUMNS, RUNS
 from storage.types import UTCDateTime, sqlite_datetime
@@ -108,8 +108,7 @@ class IngestSql:
     def write_steps(
         self,
         events: Sequence[dict[str, Any]],
-        runs: Sequence[dict[str, Any]],
-        read_versions: Sequence[int],
+        changes: Sequence[RunChange],
         rollups: dict[Table, list[RollupRow]],
         notify: tuple[str, list[str]] | None = None,
     ) -> list[Step]:
@@ -123,21 +122,25 @@ class IngestSql:
         run): should another writer have stored one of the events or changed one of
         the runs, fewer rows are written than sent and the statement fails with
         WRITE_CONFLICT, storing nothing."""
-        tables = [
-            (EVENTS, [self._event_row(event) for event in events]),
-            (RUNS, [self._run_row(run) for run in runs]),
-        ] + [
+        rollup_tables = [
             (table, [self._rollup_row(table, row) for row in rollups.get(table, ())])
             for table in ROLLUP_KEYS
         ]
-        assert [table for table, _ in tables] == list(_WRITTEN)
+        event_rows = [self._event_row(event) for event in events]
         if not self.is_postgresql:
             upserts = _upserts("sqlite")
-            return [
-                step
-                for table, rows in tables
-                for step in _sqlite_inserts(upserts[table], _width(table), rows)
-            ]
+            steps = list(_sqlite_inserts(upserts[EVENTS], _width(EVENTS), event_rows))
+            steps += self._sqlite_run_steps(changes)
+            for table, rows in rollup_tables:
+                steps += _sqlite_inserts(upserts[table], _width(table), rows)
+            return steps
+        runs = [change.after for change in changes]
+        read_versions = [
+            0 if change.before is None else change.before["event_count"] for change in changes
+        ]
+        tables = [(EVENTS, event_rows), (RUNS, [self._run_row(run) for run in runs])]
+        tables += rollup_tables
+        assert [table for table, _ in tables] == list(_WRITTEN)
         params: list[Any] = []
         for table, rows in tables:
             columns = list(zip(*rows, strict=True)) if rows else [()] * _width(table)
@@ -146,6 +149,30 @@ class IngestSql:
         ids = [run["id"] for run in runs]
         params += [ids, list(read_versions), len(events), len(runs), channel, payloads]
         return [Query(_postgres_writes(), tuple(params))]
+
+    def _sqlite_run_steps(self, changes: Sequence[RunChange]) -> list[Step]:
+        """New runs inserted whole; a stored run updated in the columns the batch changed,
+        runs that changed the same columns in one statement. SQLite rewrites the index
+        entries of every column a statement assigns, whatever the value: assigning all
+        46 moved all five secondary indexes for a progress ping, which changes one."""
+        new: list[Row] = []
+        by_columns: dict[tuple[str, ...], list[Row]] = {}
+        for change in changes:
+            before, after = change.before, change.after
+            if before is None:
+                new.append(self._run_row(after))
+                continue
+            changed = tuple(name for name in _RUN_UPDATED if after[name] != before[name])
+            if changed:
+                row = (after["id"], *(self._stored(name, after[name]) for name in changed))
+                by_columns.setdefault(changed, []).append(row)
+        steps = list(_sqlite_inserts(_upserts("sqlite")[RUNS], _width(RUNS), new))
+        for columns, rows in by_columns.items():
+            steps += _sqlite_inserts(_sqlite_run_update(columns), len(columns) + 1, rows)
+        return steps
+
+    def _stored(self, name: str, value: Any) -> Any:
+        return self.to_stored(value) if name in _RUN_DATETIME_NAMES else value
 
     def _run_row(self, run: dict[str, Any]) -> Row:
         values = [run[name] for name in RUN_COLUMNS]
@@ -248,6 +275,13 @@ def _sqlite_inserts(template: str, width: int, rows: Sequence[Row]) -> Iterator[
 def _sqlite_statement(template: str, width: int, count: int) -> str:
     row = f"({', '.join('?' * width)})"
     return template.replace(ROWS, ", ".join([row] * count))
+
+
+@lru_cache(maxsize=256)
+def _sqlite_run_update(columns: tuple[str, ...]) -> str:
+    """An UPDATE of ``columns`` of the runs in a VALUES list of (id, columns…)."""
+    sets = ", ".join(f"{name} = batch.column{n}" for n, name in enumerate(columns, 2))
+    return f"UPDATE runs SET {sets} FROM (VALUES {ROWS}) AS batch WHERE runs.id = batch.column1"
 
 
 @cache
@@ -376,6 +410,7 @@ assert _positions(EVENTS, EVENT_COLUMNS, JSON) == (_EVENT_RAW,)
 _RUN_DATETIMES = _positions(RUNS, RUN_COLUMNS, UTCDateTime)
 _RUN_DATETIME_NAMES = tuple(RUN_COLUMNS[i] for i in _RUN_DATETIMES)
 _RUN_BOOLEAN_NAMES = tuple(RUN_COLUMNS[i] for i in _positions(RUNS, RUN_COLUMNS, Boolean))
+_RUN_UPDATED = RUN_COLUMNS[1:]  # every column but the id
 # The tables a batch writes, in statement order, with their key and updated columns.
 _WRITTEN: dict[Table, tuple[tuple[str, ...], tuple[str, ...]]] = {
     EVENTS: (
