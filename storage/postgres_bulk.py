@@ -57,8 +57,11 @@ async def finish_staging(conn: AsyncConnection) -> None:
         measures = MEASURES[table]
         names = ", ".join(keys + measures)
         sums = ", ".join(f"SUM({measure})" for measure in measures)
+        # In key order: a range of buckets is then a run of heap pages, not a page per
+        # row (a 90-day appStats at 100k runs read 1,108 heap pages in hash order, 25 in
+        # key order: 8.8 -> 4.8 ms in EXPLAIN ANALYZE).
         await conn.exec_driver_sql(
             f"INSERT INTO {table} ({names}) SELECT {', '.join(keys)}, {sums} "
-            f"FROM {STAGING}{table} GROUP BY {', '.join(keys)}"
+            f"FROM {STAGING}{table} GROUP BY {', '.join(keys)} ORDER BY {', '.join(keys)}"
         )
         await conn.exec_driver_sql(f"DROP TABLE {STAGING}{table}")
