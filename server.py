@@ -24,7 +24,7 @@ from service.metrics import INGEST_QUEUE, metrics_handler
 from service.settings import Settings
 from storage.engine import open_database
 from storage.migrate import upgrade_to_head
-from storage.writer import IngestWriter
+from storage.writer.group_commit import IngestWriter
 
 log = structlog.get_logger(__name__)
 

@@ -1,7 +1,7 @@
 """``installstats seed`` and ``installstats rebuild-rollups``: the bulk commands.
 
 ``seed`` migrates the store, then writes generated demo runs through the bulk path
-(storage/bulk.py); ``rebuild-rollups`` recomputes the rollups from the runs table, to
+(storage/bulk/load.py); ``rebuild-rollups`` recomputes the rollups from the runs table, to
 repair them or after loading runs by other means.
 """
 
@@ -19,7 +19,7 @@ from typing import TypeVar
 from seed.generator import SeedPlan
 from seed.parallel import prepared_blocks
 from service.settings import Settings
-from storage.bulk import StoreNotEmpty, bulk_load, rebuild_rollups
+from storage.bulk.load import StoreNotEmpty, bulk_load, rebuild_rollups
 from storage.engine import open_database
 from storage.migrate import upgrade_to_head
 

@@ -23,7 +23,7 @@ import structlog
 
 from live.matching import matches
 from storage.analytics.filters import RunFilter
-from storage.dimensions import RunState
+from storage.model.dimensions import RunState
 
 log = structlog.get_logger(__name__)
 

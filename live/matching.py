@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from storage.analytics.filters import RunFilter
-from storage.dimensions import DIMENSIONS, Dimension, RunState
+from storage.model.dimensions import DIMENSIONS, Dimension, RunState
 
 
 def effective_outcome(run_state: RunState, cutoff: datetime) -> str:

@@ -1,7 +1,7 @@
 """Changed runs from every replica, through PostgreSQL LISTEN/NOTIFY.
 
 The ingest transaction sends ``pg_notify(RUNS_CHANNEL, <JSON list of run ids>)``
-(storage/ingest_batch.py); PostgreSQL delivers it at commit to every listening
+(storage/writer/plan.py); PostgreSQL delivers it at commit to every listening
 connection, the origin replica's included. Each process keeps one dedicated
 connection listening (a pooled connection cannot: LISTEN belongs to a session),
 loads the notified runs and publishes them to its own broker. There is one path on
@@ -29,8 +29,8 @@ from sqlalchemy import select
 
 from live.broker import RunBroker
 from storage.engine import Database, asyncpg_dsn
-from storage.ingest_batch import RUNS_CHANNEL
-from storage.tables import RUNS
+from storage.model.tables import RUNS
+from storage.writer.plan import RUNS_CHANNEL
 
 log = structlog.get_logger(__name__)
 

@@ -17,7 +17,7 @@ from live.broker import RunBroker
 from live.pg_listener import PgRunListener
 from service.settings import Settings
 from storage.engine import Database
-from storage.writer import IngestWriter
+from storage.writer.group_commit import IngestWriter
 
 
 @dataclass

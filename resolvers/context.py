@@ -15,10 +15,10 @@ from live.broker import RunBroker
 from service.settings import Settings
 from storage.analytics.durations import duration_percentiles
 from storage.analytics.filters import RunFilter
-from storage.dimensions import Dimension
 from storage.engine import Database
-from storage.run_queries import events_by_run
-from storage.writer import IngestWriter
+from storage.model.dimensions import Dimension
+from storage.reads.runs import events_by_run
+from storage.writer.group_commit import IngestWriter
 
 T = TypeVar("T")
 

@@ -8,7 +8,7 @@ from graphql import GraphQLError
 
 from schema.filters import MAX_FILTER_VALUES, RunFilter
 from storage.analytics.filters import RunFilter as StorageFilter
-from storage.dimensions import Dimension
+from storage.model.dimensions import Dimension
 
 T = TypeVar("T")
 

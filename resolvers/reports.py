@@ -20,7 +20,7 @@ from schema.reports import (
     ReportResult,
     UpdateReportInput,
 )
-from storage.writer import Overloaded, WriterClosed
+from storage.writer.group_commit import Overloaded, WriterClosed
 
 MAX_BATCH = 100
 

@@ -10,7 +10,7 @@ from resolvers.filters import to_storage_filter
 from schema.filters import RunFilter
 from schema.runs import PageInfo, Run, RunConnection, RunEdge
 from storage.analytics.filters import run_conditions
-from storage.run_queries import encode_cursor, get_run, list_runs
+from storage.reads.runs import encode_cursor, get_run, list_runs
 
 MAX_PAGE = 500
 

@@ -13,7 +13,7 @@ from resolvers.context import Context
 from resolvers.filters import to_storage_filter
 from schema.filters import RunFilter
 from schema.runs import Run
-from storage.dimensions import RunState
+from storage.model.dimensions import RunState
 
 
 @strawberry.type

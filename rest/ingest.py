@@ -18,8 +18,8 @@ from rest.errors import error_response
 from service.jsonutil import json_response
 from service.keys import SETTINGS, WRITER
 from service.metrics import reports_counter
-from storage.ingest_batch import Accepted
-from storage.writer import Overloaded, WriterClosed
+from storage.writer.group_commit import Overloaded, WriterClosed
+from storage.writer.plan import Accepted
 
 RETRY_AFTER_SECONDS = "2"
 

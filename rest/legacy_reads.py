@@ -25,12 +25,12 @@ from ingest.exit_codes import lookup_exit_code
 from rest.errors import error_response
 from service.jsonutil import json_response
 from service.keys import DATABASE, SETTINGS
-from storage import legacy_queries
 from storage.analytics.errors import ErrorBucket, ErrorGrouping, error_histogram
 from storage.analytics.filters import RunFilter
 from storage.analytics.outcomes import OutcomeCounts
 from storage.analytics.summary import AppCounts, AppOrder, app_counts, summarize
-from storage.dimensions import Dimension
+from storage.model.dimensions import Dimension
+from storage.reads import legacy
 
 MAX_LIMIT = 1000  # records in one answer
 DEFAULT_LIMIT = 1000
@@ -45,7 +45,7 @@ STATS_MAX_DAYS = 366
 STATS_TOP_APPS = 20
 STATS_TOP_ERRORS = 10
 STATS_KINDS = {"install": ("INSTALL",), "update": ("UPDATE",), "all": ("INSTALL", "UPDATE")}
-INSTALLS = RunFilter(values={Dimension.KIND: frozenset({legacy_queries.LEGACY_KIND})})
+INSTALLS = RunFilter(values={Dimension.KIND: frozenset({legacy.LEGACY_KIND})})
 DATE_PATTERN = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 Handler = Callable[[web.Request], Awaitable[web.Response]]
@@ -250,12 +250,12 @@ def _error(bucket: ErrorBucket) -> dict[str, Any]:
 
 async def _records(
     request: web.Request,
-    where: list[legacy_queries.Condition],
+    where: list[legacy.Condition],
     limit: int,
     offset: int = 0,
 ) -> web.Response:
     async with request.app[DATABASE].reader.connect() as conn:
-        records = await legacy_queries.fetch_records(conn, where=where, limit=limit, offset=offset)
+        records = await legacy.fetch_records(conn, where=where, limit=limit, offset=offset)
     return json_response(records)
 
 
@@ -292,7 +292,7 @@ async def get_data_summary(request: web.Request) -> web.Response:
         counts = await summarize(
             conn, run_filter=INSTALLS, cutoff=clock.cutoff, use_rollups=rollups
         )
-        statuses = await legacy_queries.status_counts(conn, top=MAX_KEYS)
+        statuses = await legacy.status_counts(conn, top=MAX_KEYS)
         apps = await _app_totals(conn, clock.cutoff, rollups)
     return json_response(
         {"total_entries": counts.runs, "status_count": dict(statuses), "nsapp_count": apps}
@@ -316,7 +316,7 @@ async def get_data_nsapp(request: web.Request) -> web.Response:
     """Install records of one app (``nsapp``, required; matched lower-case, as stored),
     newest first; at most ``limit`` (default 1000, max 1000)."""
     app = _required_text(request, "nsapp").lower()
-    return await _records(request, legacy_queries.app_is(app), _limit(request))
+    return await _records(request, legacy.app_is(app), _limit(request))
 
 
 async def get_data_date(request: web.Request) -> web.Response:
@@ -331,7 +331,7 @@ async def get_data_date(request: web.Request) -> web.Response:
     limit = _limit(request)
     since = datetime.combine(start, time(), UTC)
     until = None if end == date.max else datetime.combine(end + timedelta(days=1), time(), UTC)
-    return await _records(request, legacy_queries.started_in(since, until), limit)
+    return await _records(request, legacy.started_in(since, until), limit)
 
 
 async def get_data_status(request: web.Request) -> web.Response:
@@ -339,7 +339,7 @@ async def get_data_status(request: web.Request) -> web.Response:
     is ``status`` (required, exact); newest first, at most ``limit`` (default 1000, max
     1000)."""
     status = _required_text(request, "status")
-    return await _records(request, legacy_queries.status_is(status), _limit(request))
+    return await _records(request, legacy.status_is(status), _limit(request))
 
 
 async def get_data_os(request: web.Request) -> web.Response:
@@ -347,7 +347,7 @@ async def get_data_os(request: web.Request) -> web.Response:
     ``os_version`` (exact); newest first, at most ``limit`` (default 1000, max 1000)."""
     os_type = _required_text(request, "os_type").lower()
     os_version = _text(request, "os_version", required=False)
-    where = legacy_queries.os_is(os_type, os_version)
+    where = legacy.os_is(os_type, os_version)
     return await _records(request, where, _limit(request))
 
 
@@ -356,7 +356,7 @@ async def get_data_errors(request: web.Request) -> web.Response:
     text, the 100 most frequent, ties by text; each text cut to its first 300
     characters."""
     async with request.app[DATABASE].reader.connect() as conn:
-        found = await legacy_queries.error_counts(conn, top=MAX_ERRORS, chars=ERROR_CHARS)
+        found = await legacy.error_counts(conn, top=MAX_ERRORS, chars=ERROR_CHARS)
     return json_response(
         {"error_counts": [{"error": error, "count": count} for error, count in found]}
     )

@@ -13,7 +13,7 @@ from storage.analytics.outcomes import Rate as StorageRate
 from storage.analytics.series import AggregateOrder
 from storage.analytics.summary import AppOrder
 from storage.analytics.timeline import Interval
-from storage.dimensions import Dimension
+from storage.model.dimensions import Dimension
 
 # The storage enums are the GraphQL enums (registering them marks them in place).
 strawberry.enum(Dimension, description="What runs can be grouped by.")

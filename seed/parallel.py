@@ -4,7 +4,7 @@ Generation is pure Python (~50 µs a run on a small machine) and so is preparing
 for a store, so in one process they would take turns with the writer on one core.
 Blocks are independent (seed/generator.py SeedPlan): workers generate them, count
 their rollup rows and hand them over ready to write (for SQLite as a shard file,
-storage/sqlite_bulk.py; for PostgreSQL as COPY records), in block order. At most
+storage/bulk/sqlite_loader.py; for PostgreSQL as COPY records), in block order. At most
 ``workers + 1`` blocks are in flight, which bounds memory whatever the number of runs.
 """
 
@@ -19,8 +19,8 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from pathlib import Path
 
 from seed.generator import SeedPlan, generate_block
-from storage.bulk_rows import RowChunk, to_rows
-from storage.sqlite_bulk import SqliteShard, write_shard
+from storage.bulk.rows import RowChunk, to_rows
+from storage.bulk.sqlite_loader import SqliteShard, write_shard
 
 Prepared = RowChunk | SqliteShard
 

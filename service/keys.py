@@ -8,7 +8,7 @@ from live.broker import RunBroker
 from live.sockets import OpenWebSockets
 from service.settings import Settings
 from storage.engine import Database
-from storage.writer import IngestWriter
+from storage.writer.group_commit import IngestWriter
 
 SETTINGS = web.AppKey("settings", Settings)
 DATABASE = web.AppKey("database", Database)

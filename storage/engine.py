@@ -9,7 +9,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from storage.app_bits import SQL_FUNCTION, with_app_bit
+from storage.model.app_bits import SQL_FUNCTION, with_app_bit
 
 
 @dataclass(frozen=True, slots=True)

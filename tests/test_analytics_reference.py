@@ -23,7 +23,7 @@ from resolvers.context import Context
 from schema.build import build_schema
 from service.settings import Settings
 from storage.engine import Database, open_database
-from storage.writer import IngestWriter
+from storage.writer.group_commit import IngestWriter
 from tests.conftest import STORES
 from tests.utils import reference_calc as calc
 from tests.utils.reference_data import generate_dataset, load_dataset

@@ -6,7 +6,7 @@ are idempotent) and must not depend on the order in which reports arrive.
 
 Two tiers:
 - pure: ``build_report`` + ``fold``/``fold_all`` driven the way the writer
-  (storage/ingest_batch.py) drives them, over hundreds of generated runs and many
+  (storage/writer/plan.py) drives them, over hundreds of generated runs and many
   arrival orders, plus small explicit tests of each rule;
 - end to end: the same kind of runs POSTed to a real server in shuffled, duplicated
   and concurrent orders, read back over GraphQL and compared field by field with
@@ -61,7 +61,7 @@ def unique(reports: Iterable[Report]) -> list[Report]:
 
 
 class EmulatedWriter:
-    """storage/ingest_batch.py for one run, with the event log kept in memory.
+    """storage/writer/plan.py for one run, with the event log kept in memory.
 
     Per batch: drop reports whose dedup key is stored (or earlier in the batch); fold
     the fresh ones in order onto the run when they all sort after its last event,

@@ -28,11 +28,11 @@ from ingest.merge import fold_all
 from ingest.report import build_report
 from seed.apps import APPS
 from seed.generator import SeedChunk, SeedPlan, generate_block, generate_chunks
-from storage.bulk import StoreNotEmpty, bulk_load
+from storage.bulk.load import StoreNotEmpty, bulk_load
 from storage.engine import open_database
 from storage.migrate import upgrade_to_head
-from storage.rollup_tables import STORED_OUTCOMES, events_column, runs_column
-from storage.tables import EVENTS, RUNS
+from storage.model.rollup_tables import STORED_OUTCOMES, events_column, runs_column
+from storage.model.tables import EVENTS, RUNS
 from tests.utils.bulk_store import connected, index_definitions, rollup_snapshot, rows, scalar
 from tests.utils.postgres import PostgresDatabases
 from tests.utils.reference_data import generate_dataset, load_dataset

@@ -21,11 +21,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from cli.seed import rebuild_database_rollups, seed_database
 from ingest.report import build_report
-from storage.app_bits import app_ids, app_set, union_size, with_app_bit
 from storage.engine import open_database
 from storage.migrate import downgrade_to, upgrade_to_head
-from storage.rollup_tables import ROLLUP_ERROR
-from storage.writer import IngestWriter
+from storage.model.app_bits import app_ids, app_set, union_size, with_app_bit
+from storage.model.rollup_tables import ROLLUP_ERROR
+from storage.writer.group_commit import IngestWriter
 from tests.utils.bulk_store import (
     connected,
     error_code_rows,

@@ -26,8 +26,8 @@ from resolvers.context import Context
 from schema.build import build_schema
 from schema.reports import InstallReportInput, UpdateReportInput, _python_names
 from service.settings import Settings
-from storage.ingest_batch import Accepted
-from storage.writer import Overloaded
+from storage.writer.group_commit import Overloaded
+from storage.writer.plan import Accepted
 
 MUTATIONS = {
     "install": "mutation($i: InstallReportInput!) { reportInstall(input: $i) { __typename "

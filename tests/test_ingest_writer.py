@@ -1,4 +1,4 @@
-"""The group-commit writer's store drivers (storage/ingest_drivers.py), on both stores.
+"""The group-commit writer's store drivers (storage/writer/drivers.py), on both stores.
 
 The drivers write with sqlite3/asyncpg directly, not through SQLAlchemy; these tests
 pin that what they write reads back through SQLAlchemy exactly as the merge produced
@@ -23,11 +23,7 @@ from sqlalchemy import Table, func, select
 from ingest.merge import RunState
 from ingest.report import Report, build_report
 from storage.engine import Database
-from storage.ingest_batch import BatchResult
-from storage.ingest_drivers import open_ingest_driver
-from storage.ingest_process import _apply_together, _waiting_messages
-from storage.ingest_sql import SQLITE_CHUNK_ROWS
-from storage.rollup_tables import (
+from storage.model.rollup_tables import (
     ROLLUP_APP,
     ROLLUP_DIMENSION,
     ROLLUP_ERROR,
@@ -36,8 +32,13 @@ from storage.rollup_tables import (
     events_column,
     runs_column,
 )
-from storage.tables import EVENTS, RUNS
-from storage.writer import IngestWriter
+from storage.model.tables import EVENTS, RUNS
+from storage.writer.drivers import open_ingest_driver
+from storage.writer.group_commit import IngestWriter
+from storage.writer.plan import BatchResult
+from storage.writer.process_main import apply_together, waiting_batches
+from storage.writer.protocol import STOP, Batch, Failed, Stored
+from storage.writer.sql import SQLITE_CHUNK_ROWS
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 
@@ -237,7 +238,7 @@ async def test_a_failing_batch_in_the_writer_process_fails_only_its_report(
     database: Database,
 ) -> None:
     """An error in the writer process crosses the process boundary: the report at fault
-    gets it, the others of its batch are stored (storage/writer.py isolates it)."""
+    gets it, the others of its batch are stored (storage/writer/group_commit.py isolates it)."""
     good = [build_report("telemetry", body, NOW) for body in _run_bodies(1)]
     # A body that cannot be stored as JSON: the batch fails in the writer process.
     bad = replace(good[0], dedup_key="unstorable", raw={"value": object()})
@@ -258,13 +259,13 @@ def test_the_writer_process_takes_every_list_already_sent_up_to_the_batch_size()
     ours, theirs = multiprocessing.Pipe()
     reports = [build_report("telemetry", body, NOW) for body in _run_bodies(7)]
     for size in (1, 2, 3):
-        ours.send((reports[:size], True))
-    ours.send((reports[:1], False))
-    ours.send(None)
-    taken, stopping = _waiting_messages(theirs, batch_size=5)
-    assert ([len(message) for message, _ in taken], stopping) == ([1, 2, 3], False)
-    taken, stopping = _waiting_messages(theirs, batch_size=5)
-    assert ([(len(message), wanted) for message, wanted in taken], stopping) == ([(1, False)], True)
+        ours.send(Batch(reports[:size], True))
+    ours.send(Batch(reports[:1], False))
+    ours.send(STOP)
+    taken, stopping = waiting_batches(theirs, batch_size=5)
+    assert ([len(batch.reports) for batch in taken], stopping) == ([1, 2, 3], False)
+    taken, stopping = waiting_batches(theirs, batch_size=5)
+    assert ([(len(b.reports), b.want_runs) for b in taken], stopping) == ([(1, False)], True)
 
 
 async def test_lists_stored_together_are_answered_each_and_a_bad_one_fails_alone(
@@ -284,20 +285,26 @@ async def test_lists_stored_together_are_answered_each_and_a_bad_one_fails_alone
     loop = asyncio.get_running_loop()
     try:
         together = await asyncio.to_thread(
-            _apply_together, apply, [(good[:2], True), (good[2:], False), (more, False)]
+            apply_together,
+            apply,
+            [Batch(good[:2], True), Batch(good[2:], False), Batch(more, False)],
         )
         failing = await asyncio.to_thread(
-            _apply_together, apply, [(fresh[:2], True), ([bad], True), (fresh[2:], False)]
+            apply_together,
+            apply,
+            [Batch(fresh[:2], True), Batch([bad], True), Batch(fresh[2:], False)],
         )
     finally:
         await driver.close()
-    assert [status for status, _ in together] == ["ok", "ok", "ok"]
-    assert [len(value[0]) for _, value in together] == [2, 1, 3]
+    assert [type(answer) for answer in together] == [Stored, Stored, Stored]
+    stored = [answer.result for answer in together if isinstance(answer, Stored)]
+    assert [len(accepted) for accepted, _ in stored] == [2, 1, 3]
     # The runs the transaction changed come once, with the last answer.
-    assert [len(value[1]) for _, value in together] == [0, 0, 2]
-    assert [status for status, _ in failing] == ["ok", "error", "ok"]
+    assert [len(runs) for _, runs in stored] == [0, 0, 2]
+    assert [type(answer) for answer in failing] == [Stored, Failed, Stored]
+    alone = [answer.result for answer in failing if isinstance(answer, Stored)]
     # Stored one by one, each list gets the runs only if its sender wanted them.
-    assert [len(value[1]) for _, value in failing[::2]] == [1, 0]
-    assert not any(accepted.duplicate for _, value in failing[::2] for accepted in value[0])
+    assert [len(runs) for _, runs in alone] == [1, 0]
+    assert not any(report.duplicate for accepted, _ in alone for report in accepted)
     async with database.reader.connect() as conn:
         assert await conn.scalar(select(func.count()).select_from(EVENTS)) == 9

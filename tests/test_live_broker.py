@@ -13,8 +13,8 @@ import pytest
 
 from live.broker import RunBroker, SubscriberFellBehind
 from storage.analytics.filters import RunFilter
-from storage.dimensions import Dimension
-from storage.ingest_batch import NOTIFY_PAYLOAD_BYTES, notify_payloads
+from storage.model.dimensions import Dimension
+from storage.writer.plan import NOTIFY_PAYLOAD_BYTES, notify_payloads
 
 BOUND = 3
 

@@ -21,10 +21,10 @@ from ingest.merge import RunState
 from ingest.report import build_report
 from live.matching import matches
 from storage.analytics.filters import EFFECTIVE_OUTCOMES, RunFilter, run_conditions
-from storage.dimensions import DIMENSIONS, Dimension
 from storage.engine import Database
-from storage.tables import RUNS
-from storage.writer import IngestWriter
+from storage.model.dimensions import DIMENSIONS, Dimension
+from storage.model.tables import RUNS
+from storage.writer.group_commit import IngestWriter
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 CUTOFF = NOW - timedelta(hours=3)

@@ -13,12 +13,12 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import SQLModel
 
-from storage import rollup_tables, tables
 from storage.engine import open_database
 from storage.migrate import downgrade_to, pending_revisions, upgrade_to, upgrade_to_head
-from storage.rollup_tables import ROLLUP_APP, ROLLUP_TOTAL
-from storage.tables import EVENTS
-from storage.types import UTCDateTime
+from storage.model import rollup_tables, tables
+from storage.model.rollup_tables import ROLLUP_APP, ROLLUP_TOTAL
+from storage.model.tables import EVENTS
+from storage.model.types import UTCDateTime
 
 MODELS = (tables, rollup_tables)  # importing them registers their tables in the metadata
 

@@ -1,7 +1,7 @@
 """Writers sharing one PostgreSQL never lose each other's reports (migration 0009).
 
 Two server processes may each hold reports of the same run at once. A writer reads
-the batch's runs (or takes what it remembers writing: storage/written_runs.py), merges
+the batch's runs (or takes what it remembers writing: storage/writer/written_runs.py), merges
 them in Python and writes everything in one statement, which updates a run only if its
 event count is still the one merged from; otherwise the statement fails as a conflict,
 stores nothing, and the writer reads and merges the batch again.
@@ -20,11 +20,11 @@ from sqlalchemy.engine import make_url
 
 from ingest.merge import fold
 from ingest.report import build_report
-from storage.ingest_batch import ingest_plan
-from storage.ingest_drivers import PostgresIngestDriver
-from storage.ingest_sql import WRITE_CONFLICT, ingest_sql
-from storage.rollup_tables import STORED_OUTCOMES, events_column, runs_column
-from storage.written_runs import WrittenRuns
+from storage.model.rollup_tables import STORED_OUTCOMES, events_column, runs_column
+from storage.writer.drivers import PostgresIngestDriver
+from storage.writer.plan import ingest_plan
+from storage.writer.sql import WRITE_CONFLICT, ingest_sql
+from storage.writer.written_runs import WrittenRuns
 from tests.conftest import STORES
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)

@@ -19,7 +19,7 @@ import pytest
 from sqlalchemy import func, select
 
 from storage.engine import open_database
-from storage.tables import EVENTS, RUNS
+from storage.model.tables import EVENTS, RUNS
 from tests.utils import reference_calc as calc
 from tests.utils.reference_data import (
     DST_ZONES,

@@ -23,9 +23,9 @@ from cli.seed import rebuild_database_rollups, seed_database
 from storage.analytics import distribution, errors, series, summary
 from storage.analytics.filters import RunFilter
 from storage.analytics.timeline import Interval, bucket_starts, zone
-from storage.dimensions import Dimension
 from storage.engine import Database, open_database
-from storage.rollup_tables import ROLLUP_APP, ROLLUP_ERROR, ROLLUP_GRAINS
+from storage.model.dimensions import Dimension
+from storage.model.rollup_tables import ROLLUP_APP, ROLLUP_ERROR, ROLLUP_GRAINS
 from tests.conftest import STORES
 from tests.utils.bulk_store import rollup_snapshot
 

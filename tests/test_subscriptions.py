@@ -23,7 +23,7 @@ from live.broker import SUBSCRIBER_QUEUE_SIZE
 from server import create_app
 from service.keys import BROKER, DATABASE
 from service.settings import Settings
-from storage.run_queries import get_run
+from storage.reads.runs import get_run
 from tests.utils.live_feed import LiveFeed, telemetry_report
 from tests.utils.server_process import ServerProcess
 

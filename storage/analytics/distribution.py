@@ -7,9 +7,9 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from storage.analytics.counts import CountQuery, count_runs
+from storage.analytics.counting.counts import CountQuery, count_runs
 from storage.analytics.filters import RunFilter
-from storage.dimensions import Dimension
+from storage.model.dimensions import Dimension
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,11 +12,11 @@ from datetime import datetime
 from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from storage.analytics.counts import Keys
+from storage.analytics.counting.counts import Keys
 from storage.analytics.filters import RunFilter, run_conditions
 from storage.analytics.timeline import bucket_index
-from storage.dimensions import DIMENSIONS, Dimension
-from storage.tables import RUNS
+from storage.model.dimensions import DIMENSIONS, Dimension
+from storage.model.tables import RUNS
 
 PERCENTILES = (50, 95)
 

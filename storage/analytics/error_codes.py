@@ -1,7 +1,7 @@
 """FAILED runs and their apps per exit code or category, from rollup_error_code.
 
 The apps of a bucket are a union over the range, so they are read as bitmaps
-(storage/app_bits.py) from pieces that are only ever added (``plan(additive=True)``):
+(storage/model/app_bits.py) from pieces that are only ever added (``plan(additive=True)``):
 a few hundred rows however many runs there are, where rollup_error holds a row per
 app and code. The partial hours at the edges come from the runs table, with each
 app's id. One statement, built once per shape.
@@ -32,15 +32,20 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.selectable import Select
 
-from storage.analytics.bound_filter import FilterShape, filter_params, time_param, values_param
-from storage.analytics.counts import CountRow
+from storage.analytics.counting.bound_filter import (
+    FilterShape,
+    filter_params,
+    time_param,
+    values_param,
+)
+from storage.analytics.counting.counts import CountRow
 from storage.analytics.filters import RunFilter
 from storage.analytics.timeline import plan
-from storage.app_bits import app_set
-from storage.dimensions import Dimension
-from storage.rollup_tables import APP_IDS, ROLLUP_ERROR, ROLLUP_ERROR_CODE, ROLLUP_GRAINS
-from storage.rollups import MISSING_CODE, MISSING_TEXT
-from storage.tables import RUNS
+from storage.model.app_bits import app_set
+from storage.model.dimensions import Dimension
+from storage.model.rollup_spec import MISSING_CODE, MISSING_TEXT
+from storage.model.rollup_tables import APP_IDS, ROLLUP_ERROR, ROLLUP_ERROR_CODE, ROLLUP_GRAINS
+from storage.model.tables import RUNS
 
 TABLE = ROLLUP_ERROR_CODE
 # The run dimensions the table is keyed by (a filter on any other needs another source).

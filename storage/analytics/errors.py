@@ -13,11 +13,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.selectable import CompoundSelect
 
 from storage.analytics import error_codes
-from storage.analytics.bound_filter import FilterShape, filter_params
-from storage.analytics.counts import CountQuery, count_runs
+from storage.analytics.counting.bound_filter import FilterShape, filter_params
+from storage.analytics.counting.counts import CountQuery, count_runs
 from storage.analytics.filters import RunFilter
-from storage.dimensions import Dimension
-from storage.tables import RUNS
+from storage.model.dimensions import Dimension
+from storage.model.tables import RUNS
 
 NONE_KEY = "none"
 SAMPLE_CHARS = 300

@@ -9,9 +9,9 @@ from typing import Any
 from sqlalchemy import and_, case, literal
 from sqlalchemy.sql.elements import ColumnElement
 
-from storage.dimensions import DIMENSIONS, Dimension
-from storage.tables import RUNS
-from storage.types import UTCDateTime
+from storage.model.dimensions import DIMENSIONS, Dimension
+from storage.model.tables import RUNS
+from storage.model.types import UTCDateTime
 
 EFFECTIVE_OUTCOMES = ("SUCCESS", "FAILED", "ABORTED", "UNKNOWN", "UNFINISHED", "IN_PROGRESS")
 OPEN_OUTCOMES = frozenset({"UNFINISHED", "IN_PROGRESS"})

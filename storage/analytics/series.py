@@ -9,11 +9,11 @@ from enum import Enum
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from storage.analytics.counts import CountQuery, Keys, count_outcomes, count_runs
+from storage.analytics.counting.counts import CountQuery, Keys, count_outcomes, count_runs
 from storage.analytics.durations import duration_percentiles
 from storage.analytics.filters import RunFilter
 from storage.analytics.outcomes import OutcomeCounts
-from storage.dimensions import Dimension
+from storage.model.dimensions import Dimension
 
 OTHER_KEY = "other"
 ALL_KEY = "all"

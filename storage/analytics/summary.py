@@ -8,10 +8,10 @@ from enum import Enum
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from storage.analytics.counts import CountQuery, count_outcomes
+from storage.analytics.counting.counts import CountQuery, count_outcomes
 from storage.analytics.filters import RunFilter
 from storage.analytics.outcomes import OutcomeCounts, Rate
-from storage.dimensions import Dimension
+from storage.model.dimensions import Dimension
 
 
 async def summarize(

@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import case, literal
 from sqlalchemy.sql.elements import ColumnElement
 
-from storage.types import UTCDateTime
+from storage.model.types import UTCDateTime
 
 HOUR = timedelta(hours=1)
 DAY = timedelta(days=1)
@@ -31,7 +31,7 @@ class Span:
     end: datetime | None
 
 
-# Rollup grains, finest first: UTC hours, days and months (storage/rollup_tables.py).
+# Rollup grains, finest first: UTC hours, days and months (storage/model/rollup_tables.py).
 GRAINS = ("h", "d", "m")
 # Rows a bucket of each grain holds, relative to an hour's: how plans weigh a bucket
 # against the finer ones it replaces (a day holds far fewer than 24 hours' rows, as the

@@ -7,8 +7,8 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection
 from sqlmodel import SQLModel
 
-from storage.rollup_tables import RollupTotal  # noqa: F401  (registers the tables)
-from storage.tables import Event  # noqa: F401
+from storage.model.rollup_tables import RollupTotal  # noqa: F401  (registers the tables)
+from storage.model.tables import Event  # noqa: F401
 
 target_metadata = SQLModel.metadata
 

@@ -13,10 +13,10 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from storage.app_bits import app_ids, app_set
 from storage.engine import open_database
-from storage.rollup_spec import MEASURES
-from storage.rollup_spec import TABLES as ROLLUP_TABLES
+from storage.model.app_bits import app_ids, app_set
+from storage.model.rollup_spec import MEASURES
+from storage.model.rollup_spec import TABLES as ROLLUP_TABLES
 
 Rows = list[tuple[Any, ...]]
 

@@ -47,7 +47,7 @@ from ingest.exit_codes import ABORT_EXIT_CODES, category_for, lookup_exit_code
 from ingest.report import build_report
 from storage.engine import open_database
 from storage.migrate import upgrade_to_head
-from storage.writer import IngestWriter
+from storage.writer.group_commit import IngestWriter
 
 Raw = dict[str, Any]
 WireEvent = tuple[str, Raw]

@@ -25,7 +25,7 @@ import orjson
 from sqlalchemy import select
 
 from storage.engine import open_database
-from storage.tables import RUNS
+from storage.model.tables import RUNS
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 SERVE = "from cli.main import main; main(['serve'])"

@@ -9,7 +9,7 @@ volume.
 
 Triggers on rollup_error keep the table, so that every path that writes error rows
 (ingest, bulk loads, rebuilds) keeps it, in the same transaction: ``runs`` is the sum
-of the error rows with the same keys, bit n of ``apps`` (storage/app_bits.py) is set
+of the error rows with the same keys, bit n of ``apps`` (storage/model/app_bits.py) is set
 while app n's error row counts a run. ``app_ids`` numbers the apps; the triggers add
 an app when its first error row appears. On SQLite the triggers call the function
 ``installstats_app_bit``, which every connection of this project registers

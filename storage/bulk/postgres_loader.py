@@ -14,9 +14,9 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from storage.bulk_rows import RowChunk
-from storage.rollup_spec import KEY_COLUMNS, MEASURES
-from storage.tables import EVENT_COLUMNS, RUN_COLUMNS
+from storage.bulk.rows import RowChunk
+from storage.model.rollup_spec import KEY_COLUMNS, MEASURES
+from storage.model.tables import EVENT_COLUMNS, RUN_COLUMNS
 
 STAGING = "bulk_"  # staging table of rollup table t: bulk_t (temporary, this session)
 # Enough memory for the final GROUP BYs to hash rather than sort on disk.

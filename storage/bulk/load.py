@@ -4,15 +4,15 @@ Live ingest validates, deduplicates and merges report by report and moves the ro
 run by run; loading a million demo runs that way would take an hour. ``bulk_load``
 takes runs already in their merged form, with their events and the rollup rows they
 add, and writes them in large transactions with no per-row work in the writer that
-the drivers can avoid: SQLite copies side files in C (storage/sqlite_bulk.py),
-PostgreSQL receives ``COPY`` through the asyncpg connection (storage/postgres_bulk.py).
+the drivers can avoid: SQLite copies side files in C (storage/bulk/sqlite_loader.py),
+PostgreSQL receives ``COPY`` through the asyncpg connection (storage/bulk/postgres_loader.py).
 
 It only loads into an empty store, which is what makes the shortcuts safe: secondary
 indexes are dropped during the load and re-created afterwards (building an index once
 is several times cheaper than updating it row by row), and SQLite runs without a
 rollback journal until the load is done. A load that fails half-way leaves a store to
 delete, never a store of real data to repair. ``rebuild_rollups``
-(storage/rollup_rebuild.py) recomputes the rollups of any store in SQL.
+(storage/bulk/rebuild.py) recomputes the rollups of any store in SQL.
 """
 
 from __future__ import annotations
@@ -29,14 +29,14 @@ from typing import Any, TypeVar
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from storage import postgres_bulk, sqlite_bulk
-from storage.bulk_rows import RowChunk, to_rows
+from storage.bulk import postgres_loader, sqlite_loader
+from storage.bulk.rebuild import rebuild_rollups
+from storage.bulk.rows import RowChunk, to_rows
+from storage.bulk.sqlite_loader import SqliteShard
 from storage.engine import Database
-from storage.rollup_rebuild import rebuild_rollups
-from storage.rollup_spec import TABLES as ROLLUP_TABLES
-from storage.rollup_tables import ROLLUP_ERROR_CODE
-from storage.sqlite_bulk import SqliteShard
-from storage.tables import EVENTS, RUNS
+from storage.model.rollup_spec import TABLES as ROLLUP_TABLES
+from storage.model.rollup_tables import ROLLUP_ERROR_CODE
+from storage.model.tables import EVENTS, RUNS
 
 __all__ = ["BulkResult", "StoreNotEmpty", "bulk_load", "rebuild_rollups"]
 
@@ -73,14 +73,14 @@ async def bulk_load(database: Database, chunks: Chunks) -> BulkResult:
         sqlite = conn.dialect.name == "sqlite"
         async with contextlib.AsyncExitStack() as settings:
             if sqlite:
-                await settings.enter_async_context(sqlite_bulk.bulk_settings(conn))
+                await settings.enter_async_context(sqlite_loader.bulk_settings(conn))
             else:
-                await postgres_bulk.start_staging(conn)
+                await postgres_loader.start_staging(conn)
             indexes = await _drop_secondary_indexes(conn)
             with tempfile.TemporaryDirectory(prefix="installstats-bulk-") as scratch:
                 prepared = _prepared(_aiter(chunks), conn.dialect.name, Path(scratch))
                 # Shards wait on disk, rows in memory.
-                size = sqlite_bulk.MAX_SHARDS_PER_COPY if sqlite else 1
+                size = sqlite_loader.MAX_SHARDS_PER_COPY if sqlite else 1
                 async for batch in _batches(prepared, size, ahead=4 * size if sqlite else 1):
                     await _write(conn, batch)
                     for item in batch:
@@ -88,7 +88,7 @@ async def bulk_load(database: Database, chunks: Chunks) -> BulkResult:
                         runs, events = runs + item_runs, events + item_events
             async with conn.begin():
                 if not sqlite:
-                    await postgres_bulk.finish_staging(conn)
+                    await postgres_loader.finish_staging(conn)
                 for create in indexes:
                     await conn.exec_driver_sql(create)
         if not sqlite:
@@ -111,12 +111,12 @@ def _counts(item: Prepared) -> tuple[int, int]:
 async def _write(conn: AsyncConnection, batch: list[Prepared]) -> None:
     shards = [item for item in batch if isinstance(item, SqliteShard)]
     if shards:
-        await sqlite_bulk.copy_shards(conn, shards)
+        await sqlite_loader.copy_shards(conn, shards)
         return
     async with conn.begin():
         for rows in batch:
             assert isinstance(rows, RowChunk)
-            await postgres_bulk.copy_rows(conn, rows)
+            await postgres_loader.copy_rows(conn, rows)
 
 
 async def _prepared(
@@ -135,7 +135,7 @@ async def _prepared(
 
 def _prepare(chunk: Any, dialect: str, path: Path) -> Prepared:
     rows = chunk if isinstance(chunk, RowChunk) else to_rows(chunk, dialect)
-    return sqlite_bulk.write_shard(str(path), rows) if dialect == "sqlite" else rows
+    return sqlite_loader.write_shard(str(path), rows) if dialect == "sqlite" else rows
 
 
 async def _aiter(chunks: Chunks) -> AsyncIterator[Any]:

@@ -1,7 +1,7 @@
 """What each rollup key column holds, for code that recomputes rollups in bulk.
 
-Live ingest (storage/rollups.py) spells every rollup key by hand. The bulk paths
-(storage/rollup_rebuild.py in SQL, storage/bulk_rollups.py in Python) build their keys
+Live ingest (storage/writer/rollup_deltas.py) spells every rollup key by hand. The bulk paths
+(storage/bulk/rebuild.py in SQL, storage/bulk/rollups.py in Python) build their keys
 from the tables' primary keys and measure columns with these rules instead, so that a
 rollup losing or gaining a column (as rollup_dimension lost ``outcome``, and rollup_app
 turned it into a column per outcome) changes them with it; a column without a rule
@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import Table
 
-from storage.rollup_tables import (
+from storage.model.rollup_tables import (
     ROLLUP_APP,
     ROLLUP_DIMENSION,
     ROLLUP_ERROR,
@@ -24,7 +24,10 @@ from storage.rollup_tables import (
     events_column,
     runs_column,
 )
-from storage.rollups import MISSING_CODE, MISSING_TEXT
+
+# What a rollup key column holds where the run has no value (primary keys hold no NULL).
+MISSING_TEXT = ""
+MISSING_CODE = -1
 
 TABLES: tuple[Table, ...] = (ROLLUP_TOTAL, ROLLUP_APP, ROLLUP_ERROR, ROLLUP_DIMENSION)
 # Key columns that are not a run column: set per row by the code that builds it.
@@ -37,13 +40,16 @@ RUN_KEY_COLUMNS: dict[str, str | int | None] = {
     "exit_code": MISSING_CODE,
     "error_category": MISSING_TEXT,
 }
-# Rollups that count only some runs (storage/rollups.py: error rows are FAILED runs).
+# Rollups that count only some runs (storage/writer/rollup_deltas.py: error rows are FAILED runs).
 OUTCOME_FILTER = {ROLLUP_ERROR.name: "FAILED"}
 
 KEY_COLUMNS = {table.name: tuple(c.name for c in table.primary_key.columns) for table in TABLES}
 MEASURES = {
     table.name: tuple(c.name for c in table.columns if not c.primary_key) for table in TABLES
 }
+# The same, keyed by the table (the live writer's statements are built per table).
+ROLLUP_KEYS = {table: KEY_COLUMNS[table.name] for table in TABLES}
+ROLLUP_MEASURES = {table: MEASURES[table.name] for table in TABLES}
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,7 +2,7 @@
 
 Every run contributes +1 run (and its event count) to one row per rollup and grain.
 For a batch of run changes the net contribution (after − before) is summed per row in
-Python and applied with one upsert per table (storage/ingest_batch.py), so a progress
+Python and applied with one upsert per table (storage/writer/plan.py), so a progress
 ping that only adds an event touches two rows, and a run moving from in-progress to
 success moves its count.
 """
@@ -16,8 +16,9 @@ from typing import Any
 from sqlalchemy import Table
 
 from ingest.merge import RunChange
-from storage.dimensions import DIMENSIONS, ROLLED_UP_DIMENSIONS, RunState
-from storage.rollup_tables import (
+from storage.model.dimensions import DIMENSIONS, ROLLED_UP_DIMENSIONS, RunState
+from storage.model.rollup_spec import MISSING_CODE, MISSING_TEXT, ROLLUP_MEASURES
+from storage.model.rollup_tables import (
     OUTCOME_COLUMNS,
     ROLLUP_APP,
     ROLLUP_DIMENSION,
@@ -27,8 +28,6 @@ from storage.rollup_tables import (
     STORED_OUTCOMES,
 )
 
-MISSING_TEXT = ""
-MISSING_CODE = -1
 # Every grain some table keeps; each table keeps ROLLUP_GRAINS[its name].
 GRAINS = ("h", "d", "m")
 
@@ -188,13 +187,5 @@ _ERROR_GRAINS = ROLLUP_GRAINS[ROLLUP_ERROR.name]
 # per row, in ingest's innermost loop.
 _DIMENSION_GRAIN_COUNT = len(ROLLUP_GRAINS[ROLLUP_DIMENSION.name])
 assert GRAINS[:_DIMENSION_GRAIN_COUNT] == ROLLUP_GRAINS[ROLLUP_DIMENSION.name]
-ROLLUP_KEYS = {
-    table: tuple(column.name for column in table.primary_key.columns)
-    for table in (ROLLUP_TOTAL, ROLLUP_APP, ROLLUP_ERROR, ROLLUP_DIMENSION)
-}
-ROLLUP_MEASURES = {
-    table: tuple(column.name for column in table.columns if not column.primary_key)
-    for table in ROLLUP_KEYS
-}
 _OUTCOME_AT = {outcome: index for index, outcome in enumerate(STORED_OUTCOMES)}
 assert ROLLUP_MEASURES[ROLLUP_TOTAL] == ROLLUP_MEASURES[ROLLUP_APP] == OUTCOME_COLUMNS

@@ -1,6 +1,6 @@
 """Runs and events as the positional rows each store's bulk writer takes.
 
-Converting rows and counting their rollup rows (storage/bulk_rollups.py) is per-row
+Converting rows and counting their rollup rows (storage/bulk/rollups.py) is per-row
 Python work, so it is kept apart from the writing and free of I/O: the generator's
 worker processes run it and hand over ready rows. Values are what SQLAlchemy's
 column types would bind: on SQLite, UTCDateTime becomes naive UTC text with
@@ -17,9 +17,9 @@ from datetime import UTC, datetime
 from operator import itemgetter
 from typing import Any, Protocol
 
-from storage.bulk_rollups import rollup_rows
-from storage.tables import EVENT_COLUMNS, EVENTS, RUN_COLUMNS, RUNS
-from storage.types import UTCDateTime, sqlite_datetime
+from storage.bulk.rollups import rollup_rows
+from storage.model.tables import EVENT_COLUMNS, EVENTS, RUN_COLUMNS, RUNS
+from storage.model.types import UTCDateTime, sqlite_datetime
 
 Row = tuple[Any, ...]
 
@@ -39,7 +39,7 @@ class RunsAndEvents(Protocol):
 class RowChunk:
     runs: list[Row]  # in RUN_COLUMNS order
     events: list[Row]  # in EVENT_COLUMNS order
-    rollups: dict[str, list[Row]]  # rollup table -> rows (storage/bulk_rollups.py)
+    rollups: dict[str, list[Row]]  # rollup table -> rows (storage/bulk/rollups.py)
 
 
 def _datetime_positions(columns: tuple[str, ...], table: Any) -> tuple[int, ...]:

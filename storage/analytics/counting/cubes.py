@@ -9,8 +9,8 @@ from typing import Any
 from sqlalchemy import Table
 from sqlalchemy.sql.elements import ColumnElement
 
-from storage.dimensions import Dimension
-from storage.rollup_tables import (
+from storage.model.dimensions import Dimension
+from storage.model.rollup_tables import (
     ROLLUP_APP,
     ROLLUP_DIMENSION,
     ROLLUP_ERROR,

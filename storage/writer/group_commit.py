@@ -4,7 +4,7 @@ Each request is answered only after the transaction holding its report commits, 
 a 2xx always means stored. The queue is bounded: when it is full the caller gets
 ``Overloaded`` (answered 503 + Retry-After), never an unbounded backlog.
 
-A writer process (storage/ingest_process.py) is handed up to eight batches at a time
+A writer process (process_proxy.py) is handed up to eight batches at a time
 and stores every batch waiting whenever it is free, in one transaction: it goes on as
 soon as a commit is done, instead of waiting while the answer crosses back and the
 next batch is gathered and sent (a PostgreSQL writer process spent 27 % of its time
@@ -22,9 +22,8 @@ import structlog
 from ingest.merge import RunState
 from ingest.report import Report
 from storage.engine import Database
-from storage.ingest_batch import Accepted
-from storage.ingest_drivers import IngestDriver, open_ingest_driver
-from storage.ingest_process import ProcessIngestDriver
+from storage.writer.drivers import IngestDriver, open_ingest_driver
+from storage.writer.plan import Accepted
 
 log = structlog.get_logger(__name__)
 
@@ -71,9 +70,10 @@ class IngestWriter:
 
     def process_id(self) -> int:
         """The writer process's pid (with ``separate_process``); tests stop it."""
-        if not isinstance(self._driver, ProcessIngestDriver):
+        pid = self._driver.pid
+        if pid is None:
             raise TypeError("the writer runs in this process")
-        return self._driver.pid
+        return pid
 
     @property
     def queued(self) -> int:

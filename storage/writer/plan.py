@@ -2,7 +2,7 @@
 
 The batch is a plan (a generator) that yields each statement it needs and receives
 its rows, so the same merge logic drives both stores' drivers without SQLAlchemy on
-the hot path (storage/ingest_drivers.py): sqlite3 runs a whole plan in the writer
+the hot path (storage/writer/drivers.py): sqlite3 runs a whole plan in the writer
 thread, asyncpg awaits each statement.
 """
 
@@ -15,9 +15,9 @@ from typing import Any, NamedTuple
 
 from ingest.merge import RunChange, RunState, fold, fold_all
 from ingest.report import Report, build_report
-from storage.ingest_sql import IngestSql, Query, Rows, Step
-from storage.rollups import rollup_rows
-from storage.written_runs import WrittenRuns
+from storage.writer.rollup_deltas import rollup_rows
+from storage.writer.sql import IngestSql, Query, Rows, Step
+from storage.writer.written_runs import WrittenRuns
 
 
 class Accepted(NamedTuple):
@@ -39,7 +39,7 @@ def ingest_plan(
     the new events, the runs and the rollup deltas. The driver makes the writes one
     transaction: a commit makes all of it visible at once, a failure none of it.
     With ``written``, what the writer remembers stands in for the read (PostgreSQL,
-    whose write fails unless that was right: storage/written_runs.py)."""
+    whose write fails unless that was right: storage/writer/written_runs.py)."""
     first_of_key: dict[str, Report] = {}
     for report in reports:
         first_of_key.setdefault(report.dedup_key, report)

@@ -1,4 +1,4 @@
-"""Running an ingest plan (storage/ingest_batch.py) on each store; its writes commit at once.
+"""Running an ingest plan (storage/writer/plan.py) on each store; its writes commit at once.
 
 SQLite: the whole batch — statements, merge, rollups, COMMIT and its fsync — runs in
 one dedicated thread on its own sqlite3 connection, so the event loop keeps answering
@@ -24,10 +24,10 @@ from sqlalchemy.engine import make_url
 
 from ingest.report import Report
 from storage.engine import Database, asyncpg_dsn, configure_sqlite
-from storage.ingest_batch import BatchResult, Plan, ingest_plan
-from storage.ingest_process import ProcessIngestDriver
-from storage.ingest_sql import DEADLOCK, WRITE_CONFLICT, Rows, ingest_sql
-from storage.written_runs import WrittenRuns
+from storage.writer.plan import BatchResult, Plan, ingest_plan
+from storage.writer.process_proxy import ProcessIngestDriver
+from storage.writer.sql import DEADLOCK, WRITE_CONFLICT, Rows, ingest_sql
+from storage.writer.written_runs import WrittenRuns
 
 CONNECT_TIMEOUT = 10.0
 # Times a PostgreSQL batch is merged again after another writer changed its runs.
@@ -39,6 +39,11 @@ APPLICATION_NAME = "installstats-writer"
 class IngestDriver(Protocol):
     # Batches the writer hands over before the first of them is answered.
     batches_in_flight: int
+
+    @property
+    def pid(self) -> int | None:
+        """The process that writes, when it is not this one (tests stop it)."""
+        ...
 
     async def ready(self) -> None: ...
 
@@ -54,7 +59,7 @@ def open_ingest_driver(
     database: Database, *, batch_size: int, separate_process: bool = False
 ) -> IngestDriver:
     """The store's driver; with ``separate_process``, the same driver in a process of
-    its own (storage/ingest_process.py)."""
+    its own (process_proxy.py)."""
     if database.dialect == "sqlite":
         path = make_url(str(database.writer.url)).database
         if not path or path == ":memory:":
@@ -73,6 +78,7 @@ def open_ingest_driver(
 
 class SqliteIngestDriver:
     batches_in_flight = 1
+    pid = None
 
     def __init__(self, path: str, synchronous: str) -> None:
         self._path = path
@@ -153,6 +159,7 @@ class PostgresIngestDriver:
     """
 
     batches_in_flight = 1
+    pid = None
 
     def __init__(self, dsn: str, *, own_loop: bool = True) -> None:
         self._dsn = dsn

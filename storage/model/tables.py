@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import JSON, BigInteger, Column, Index, Integer, Text
 from sqlmodel import Field, SQLModel
 
-from storage.types import UTCDateTime
+from storage.model.types import UTCDateTime
 
 
 class Event(SQLModel, table=True):

@@ -1,11 +1,11 @@
 """The rollup rows a batch of new runs adds, counted while the batch is converted.
 
 A bulk load could rebuild the rollups from the runs table afterwards
-(storage/rollup_rebuild.py), but SQLite has no hash aggregation: each of the ~40
+(storage/bulk/rebuild.py), but SQLite has no hash aggregation: each of the ~40
 GROUP BYs sorts the whole table, which together takes about as long as loading a
 million runs, and all of it in the one writer. Counting each batch's runs in Python
 instead runs in the generator's worker processes and leaves the writer one upsert per
-row (batches that share an hour add up). Keys follow storage/rollup_spec.py, with
+row (batches that share an hour add up). Keys follow storage/model/rollup_spec.py, with
 the same dimension key functions as live ingest; the bulk tests check the result
 equals ``rebuild_rollups``, which they check equals live ingest.
 """
@@ -17,21 +17,21 @@ from functools import lru_cache
 from operator import itemgetter
 from typing import Any
 
-from storage.dimensions import DIMENSIONS, ROLLED_UP_DIMENSIONS, RunState
-from storage.rollup_spec import (
+from storage.model.dimensions import DIMENSIONS, ROLLED_UP_DIMENSIONS, RunState
+from storage.model.rollup_spec import (
     BUCKET,
     DIMENSION,
     GRAIN,
     KEY_COLUMNS,
     MEASURE_RULES,
     MEASURES,
+    MISSING_TEXT,
     OUTCOME_FILTER,
     RUN_KEY_COLUMNS,
     TABLES,
     VALUE,
 )
-from storage.rollup_tables import ROLLUP_GRAINS
-from storage.rollups import MISSING_TEXT
+from storage.model.rollup_tables import ROLLUP_GRAINS
 
 Row = tuple[Any, ...]
 _DIMENSION_KEYS = tuple((d.value, DIMENSIONS[d].key) for d in ROLLED_UP_DIMENSIONS)
@@ -43,10 +43,10 @@ def rollup_rows(
     runs: Sequence[RunState], hours: Sequence[Any], day_of: Callable[[Any], Any]
 ) -> dict[str, list[Row]]:
     """Rows (key columns, then measures) of every rollup table for ``runs``, at each of
-    its grains (storage/rollup_tables.py ROLLUP_GRAINS), sorted by key.
+    its grains (storage/model/rollup_tables.py ROLLUP_GRAINS), sorted by key.
 
     ``hours[i]`` is the hour bucket of ``runs[i]`` and ``day_of`` gives an hour bucket's
-    day, both in the form the store compares (see storage/bulk_rows.py).
+    day, both in the form the store compares (see storage/bulk/rows.py).
     """
     counted: dict[str, dict[Row, list[int]]] = {table.name: {} for table in TABLES}
     for run, hour in zip(runs, hours, strict=True):
@@ -115,7 +115,7 @@ def _all_grains(table: str, hours: dict[Row, list[int]], day_of: Callable[[Any],
 
 def _month_of(day: Any) -> Any:
     """A day bucket's month, in the store's form: naive UTC text on SQLite (the form
-    storage/bulk_rows.py gives), an aware datetime on PostgreSQL."""
+    storage/bulk/rows.py gives), an aware datetime on PostgreSQL."""
     if isinstance(day, str):
         return f"{day[:8]}01{day[10:]}"
     return day.replace(day=1)

@@ -16,7 +16,7 @@ from datetime import datetime
 from sqlalchemy import Text
 from sqlmodel import Field, SQLModel
 
-from storage.types import UTCDateTime
+from storage.model.types import UTCDateTime
 
 # SQLite stores each rollup in primary key order, without a rowid (migration 0005): a
 # range scan then reads one b-tree, and an upsert writes one.
@@ -103,7 +103,7 @@ class RollupErrorCode(SQLModel, table=True):
 
     Maintained by triggers on rollup_error (migration 0011), so every writer of that
     table (ingest, bulk loads, rebuilds) keeps it: ``runs`` is the sum of the
-    rollup_error rows with these keys, ``apps`` the bitmap (storage/app_bits.py) of
+    rollup_error rows with these keys, ``apps`` the bitmap (storage/model/app_bits.py) of
     the apps whose row counts a run. Its grains are rollup_error's.
     """
 
@@ -156,7 +156,7 @@ ROLLUP_ERROR_CODE = RollupErrorCode.__table__  # type: ignore[attr-defined]
 APP_IDS = AppId.__table__  # type: ignore[attr-defined]
 
 # The grains each table holds, by table name: what the bulk load and the rebuild write
-# and what the analytics read; live ingest (storage/rollups.py GRAINS) must write the
+# and what the analytics read; live ingest (storage/writer/rollup_deltas.py GRAINS) must write the
 # same. Month rows ("m") make appStats and errorHistogram over 30-90 days read ~3
 # month rows per key instead of ~90 day rows (migration 0006 filled them in).
 ROLLUP_GRAINS: dict[str, tuple[str, ...]] = {

@@ -4,7 +4,7 @@ The writer talks to sqlite3 and asyncpg directly: going through SQLAlchemy cost 
 per batch (bind processors per value, compiled-cache lookups) than the statements
 themselves. Statements are built once per dialect from the SQLModel tables, so the
 column lists cannot drift from the schema; values are converted the way the
-SQLAlchemy column types would bind and return them (storage/types.py), so rows
+SQLAlchemy column types would bind and return them (storage/model/types.py), so rows
 written here read back identically through SQLAlchemy.
 
 On SQLite every statement is one step: sqlite3 releases the GIL around each step and
@@ -28,9 +28,10 @@ from sqlalchemy import JSON, BigInteger, Boolean, Integer, String, Table
 from sqlalchemy.types import TypeDecorator
 
 from ingest.merge import RunChange, RunState
-from storage.rollups import ROLLUP_KEYS, ROLLUP_MEASURES, RollupRow
-from storage.tables import EVENT_COLUMNS, EVENTS, RUN_COLUMNS, RUNS
-from storage.types import UTCDateTime, sqlite_datetime
+from storage.model.rollup_spec import ROLLUP_KEYS, ROLLUP_MEASURES
+from storage.model.tables import EVENT_COLUMNS, EVENTS, RUN_COLUMNS, RUNS
+from storage.model.types import UTCDateTime, sqlite_datetime
+from storage.writer.rollup_deltas import RollupRow
 
 Row = tuple[Any, ...]
 # What the merge reads back to re-fold a run from its stored events.

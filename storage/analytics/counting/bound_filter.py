@@ -2,7 +2,7 @@
 
 ``FilterShape`` says which parts of a filter are set (what the SQL depends on);
 ``filter_params`` gives the values, under the names the conditions bind. Cached
-statements (storage/analytics/count_sql.py, errors.py) combine the two, so a request
+statements (storage/analytics/counting/statements.py, errors.py) combine the two, so a request
 costs no statement construction or compilation.
 """
 
@@ -16,9 +16,9 @@ from sqlalchemy import BindParameter, String, and_, bindparam, case, literal_col
 from sqlalchemy.sql.elements import ColumnElement
 
 from storage.analytics.filters import RunFilter
-from storage.dimensions import DIMENSIONS, Dimension
-from storage.tables import RUNS
-from storage.types import UTCDateTime
+from storage.model.dimensions import DIMENSIONS, Dimension
+from storage.model.tables import RUNS
+from storage.model.types import UTCDateTime
 
 
 def time_param(name: str) -> BindParameter[datetime]:

@@ -12,8 +12,8 @@ from typing import Any
 from sqlalchemy import ColumnElement, func, literal, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from storage.tables import EVENTS, RUNS
-from storage.types import UTCDateTime
+from storage.model.tables import EVENTS, RUNS
+from storage.model.types import UTCDateTime
 
 RunRow = dict[str, Any]
 

@@ -1,11 +1,11 @@
 """Recomputing every rollup from the runs table, to repair it or after loading runs.
 
-Live ingest moves rollup counts run by run (storage/rollups.py); ``rebuild_rollups``
+Live ingest moves rollup counts run by run (storage/writer/rollup_deltas.py); ``rebuild_rollups``
 empties the rollup tables and refills them with one ``INSERT … SELECT … GROUP BY``
 per table, grain and dimension. Hour rows are counted from ``runs``; day rows are
 summed from the hour rows and month rows from the day rows, which gives the same
 numbers (every run's day is its hour's day) from a far smaller input. Keys follow
-storage/rollup_spec.py ('' and -1 for missing values) and buckets are spelled exactly
+storage/model/rollup_spec.py ('' and -1 for missing values) and buckets are spelled exactly
 as stored: on SQLite the text 'YYYY-MM-DD HH:MM:SS.ffffff' that UTCDateTime writes,
 cut at the hour, day or month; on PostgreSQL ``date_trunc`` of the UTC value.
 """
@@ -17,8 +17,8 @@ from itertools import pairwise
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from storage.dimensions import DIMENSIONS, ROLLED_UP_DIMENSIONS
-from storage.rollup_spec import (
+from storage.model.dimensions import DIMENSIONS, ROLLED_UP_DIMENSIONS
+from storage.model.rollup_spec import (
     BUCKET,
     DIMENSION,
     GRAIN,
@@ -31,7 +31,7 @@ from storage.rollup_spec import (
     VALUE,
     Measure,
 )
-from storage.rollup_tables import ROLLUP_ERROR_CODE, ROLLUP_GRAINS
+from storage.model.rollup_tables import ROLLUP_ERROR_CODE, ROLLUP_GRAINS
 
 _SQLITE_BUCKETS = {
     "h": "substr({column}, 1, 13) || ':00:00.000000'",

@@ -20,7 +20,7 @@ from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from storage.analytics.filters import time_conditions
-from storage.tables import RUNS
+from storage.model.tables import RUNS
 
 LEGACY_KIND = "INSTALL"
 

@@ -29,20 +29,20 @@ from sqlalchemy import (
 from sqlalchemy.sql.elements import ColumnClause, ColumnElement
 from sqlalchemy.sql.selectable import Select
 
-from storage.analytics.bound_filter import (
+from storage.analytics.counting.bound_filter import (
     FilterShape,
     effective_outcome,
     filter_params,
     time_param,
     values_param,
 )
-from storage.analytics.cubes import Cube
+from storage.analytics.counting.cubes import Cube
 from storage.analytics.filters import EFFECTIVE_OUTCOMES, RunFilter
 from storage.analytics.timeline import Plan
-from storage.dimensions import DIMENSIONS, Dimension
-from storage.rollup_tables import STORED_OUTCOMES, events_column, runs_column
-from storage.rollups import MISSING_CODE, MISSING_TEXT
-from storage.tables import RUNS
+from storage.model.dimensions import DIMENSIONS, Dimension
+from storage.model.rollup_spec import MISSING_CODE, MISSING_TEXT
+from storage.model.rollup_tables import STORED_OUTCOMES, events_column, runs_column
+from storage.model.tables import RUNS
 
 
 @dataclass(frozen=True, slots=True)

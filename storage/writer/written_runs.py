@@ -7,7 +7,7 @@ instead of reading: a run it does not remember is taken to be new, a key it does
 remember to be unstored. Nothing here has to be right: the write statement stores
 nothing unless every run it updates still has the event count the merge started from
 and every event it inserts is new (migration 0009), else it fails with 40001, and the
-batch is then read and merged again (storage/ingest_drivers.py). A wrong guess costs
+batch is then read and merged again (storage/writer/drivers.py). A wrong guess costs
 a failed statement, never a wrong count.
 """
 

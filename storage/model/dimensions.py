@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import String, cast
 from sqlalchemy.sql.elements import ColumnElement
 
-from storage.tables import RUNS
+from storage.model.tables import RUNS
 
 RunState = dict[str, Any]
 

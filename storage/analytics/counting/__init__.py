@@ -1,0 +1,1 @@
+"""The count engine: cubes, bound filters, count statements and their decoding."""

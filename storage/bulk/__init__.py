@@ -1,0 +1,1 @@
+"""Bulk loading (seed, import) and recomputing rollups from runs."""
