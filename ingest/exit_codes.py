@@ -68,7 +68,7 @@ ABORT_EXIT_CODES: Final[frozenset[int]] = frozenset({129, 130, 143})
 _UNKNOWN_DESCRIPTION: Final = "Unknown exit code"
 _SUCCESS_DESCRIPTION: Final = "Success"
 
-# code -> (category, descriptions). Categories follow DESIGN §1.4; codes that
+# code -> (category, descriptions). Categories: docs/semantics.md, "Exit codes"; codes that
 # only the previous client's text table knows (232-234, 241, 242, 244,
 # 251-254) are database codes there, so they are filed under "database".
 _TABLE: Final[dict[int, tuple[str, tuple[str, ...]]]] = {

@@ -3,7 +3,7 @@
 ``/stats`` is the brief's public statistics; its numbers come from the same analytics
 functions (and rollups) as GraphQL ``summary``, ``appStats`` and ``errorHistogram``, so
 the two never disagree. The ``/data/*`` reads keep the previous service's shapes
-(DESIGN.md §1.2) for the dashboards and scripts written against it, but every one is
+(docs/semantics.md, "Previous client") for old dashboards and scripts, but every one is
 bounded: a list never holds more than ``MAX_LIMIT`` records, a count map never more than
 ``MAX_KEYS`` keys. They read install runs only (updates are a kind of run the previous
 service never had). A bad query parameter is answered 400 in the shim's error shape,

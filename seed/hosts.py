@@ -24,7 +24,7 @@ GUEST_TYPES = frozenset({"lxc", "vm", "turnkey"})
 ARM64_SHARE = 0.06
 HOSTS = 4096
 GUEST_SIZES = 1024
-# Fields of the container's own minimal "configuring" ping (DESIGN.md §1.1).
+# Fields of the container's own minimal "configuring" ping (docs/semantics.md, "Current client").
 MINIMAL_PING_KEYS = ("type", "nsapp", "platform", "repo_source", "repo_slug")
 
 # raw key -> the run column it feeds (ingest/report.py).

@@ -1,4 +1,4 @@
-"""Rollup tables: run counts maintained in the ingest transaction (DESIGN.md §4).
+"""Rollup tables: run counts maintained in the ingest transaction (docs/semantics.md, "Rollups").
 
 Each table is one narrow "cube" at two grains, UTC hours (``grain='h'``) and UTC days
 (``grain='d'``), so a query over [since, until) reads whole days, at most two days of
