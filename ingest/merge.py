@@ -10,29 +10,33 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
-from ingest.report import Report
-from ingest.run_record import DESCRIPTIVE_COLUMNS, RESULT_COLUMNS, RunRecord
+from ingest.report import RESULT_COLUMNS, Report
 from ingest.statuses import Outcome, is_terminal
 
-# Kept for the writer's SQL builders (storage/writer/sql.py) until they switch to RunRecord.
-RunState = RunRecord
+RunState = dict[str, Any]
 
 
 @dataclass(frozen=True, slots=True)
 class RunChange:
     """A run before and after a batch (before is None for a new run)."""
 
-    before: RunRecord | None
-    after: RunRecord
+    before: RunState | None
+    after: RunState
 
 
-__all__ = ["DESCRIPTIVE_COLUMNS", "RunChange", "RunState", "fold", "fold_all", "new_run"]
+# Columns a report describes the run with; a later non-empty value replaces an
+# earlier one, an empty value never replaces anything (container pings are minimal).
+DESCRIPTIVE_COLUMNS = (
+    "app", "type", "container_id", "ct_type", "disk_gb", "cores", "ram_mb", "os_type", "os_version",
+    "pve_version", "method", "cpu_vendor", "cpu_model", "gpu_vendor", "gpu_model",
+    "gpu_passthrough", "ram_speed", "arch", "platform", "has_arm", "repo_source", "repo_slug",
+    "payload_version", "kernel_version", "app_version", "disableip6",
+)  # fmt: skip
 
 
-def new_run(report: Report) -> RunRecord:
-    # Every key written out (not spread from DESCRIPTIVE_COLUMNS): the type checker then
-    # proves a new run has each column of RunRecord.
+def new_run(report: Report) -> RunState:
     return {
         "id": report.run_id,
         "kind": report.kind,
@@ -53,38 +57,13 @@ def new_run(report: Report) -> RunRecord:
         "finished_at": None,
         "event_count": 0,
         "last_order_key": "",
-        "app": None,
-        "type": None,
-        "container_id": None,
-        "ct_type": None,
-        "disk_gb": None,
-        "cores": None,
-        "ram_mb": None,
-        "os_type": None,
-        "os_version": None,
-        "pve_version": None,
-        "method": None,
-        "cpu_vendor": None,
-        "cpu_model": None,
-        "gpu_vendor": None,
-        "gpu_model": None,
-        "gpu_passthrough": None,
-        "ram_speed": None,
-        "arch": None,
-        "platform": None,
-        "has_arm": None,
-        "repo_source": None,
-        "repo_slug": None,
-        "payload_version": None,
-        "kernel_version": None,
-        "app_version": None,
-        "disableip6": None,
+        **dict.fromkeys(DESCRIPTIVE_COLUMNS),
     }
 
 
-def fold(state: RunRecord | None, report: Report) -> RunRecord:
+def fold(state: RunState | None, report: Report) -> RunState:
     """The run after ``report``, which must not sort before the run's last event."""
-    run = new_run(report) if state is None else state.copy()
+    run = new_run(report) if state is None else dict(state)
     run["event_count"] += 1
     run["started_at"] = min(run["started_at"], report.event_time)
     run["last_seen_at"] = max(run["last_seen_at"], report.event_time)
@@ -106,7 +85,7 @@ def fold(state: RunRecord | None, report: Report) -> RunRecord:
     return run
 
 
-def _apply_terminal(run: RunRecord, report: Report) -> None:
+def _apply_terminal(run: RunState, report: Report) -> None:
     """A real terminal beats unknown; otherwise the later terminal corrects the earlier."""
     if (
         report.status == "unknown"
@@ -125,9 +104,9 @@ def _apply_terminal(run: RunRecord, report: Report) -> None:
         run[column] = values.get(column, False if column == "exit_code_inferred" else None)
 
 
-def fold_all(reports: Iterable[Report]) -> RunRecord:
+def fold_all(reports: Iterable[Report]) -> RunState:
     """The run made of exactly these reports, in their total order."""
-    state: RunRecord | None = None
+    state: RunState | None = None
     for report in sorted(reports, key=lambda r: r.order_key):
         state = fold(state, report)
     if state is None:
