@@ -10,33 +10,26 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
 
-from ingest.report import RESULT_COLUMNS, Report
+from ingest.report import Report
+from ingest.run_record import DESCRIPTIVE_COLUMNS, NO_DESCRIPTION, RESULT_COLUMNS, RunRecord
 from ingest.statuses import Outcome, is_terminal
 
-RunState = dict[str, Any]
+__all__ = ["DESCRIPTIVE_COLUMNS", "RunChange", "RunState", "fold", "fold_all", "new_run"]
+
+# Kept for the writer's SQL builders (storage/writer/sql.py) until they switch to RunRecord.
+RunState = RunRecord
 
 
 @dataclass(frozen=True, slots=True)
 class RunChange:
     """A run before and after a batch (before is None for a new run)."""
 
-    before: RunState | None
-    after: RunState
+    before: RunRecord | None
+    after: RunRecord
 
 
-# Columns a report describes the run with; a later non-empty value replaces an
-# earlier one, an empty value never replaces anything (container pings are minimal).
-DESCRIPTIVE_COLUMNS = (
-    "app", "type", "container_id", "ct_type", "disk_gb", "cores", "ram_mb", "os_type", "os_version",
-    "pve_version", "method", "cpu_vendor", "cpu_model", "gpu_vendor", "gpu_model",
-    "gpu_passthrough", "ram_speed", "arch", "platform", "has_arm", "repo_source", "repo_slug",
-    "payload_version", "kernel_version", "app_version", "disableip6",
-)  # fmt: skip
-
-
-def new_run(report: Report) -> RunState:
+def new_run(report: Report) -> RunRecord:
     return {
         "id": report.run_id,
         "kind": report.kind,
@@ -57,13 +50,13 @@ def new_run(report: Report) -> RunState:
         "finished_at": None,
         "event_count": 0,
         "last_order_key": "",
-        **dict.fromkeys(DESCRIPTIVE_COLUMNS),
+        **NO_DESCRIPTION,
     }
 
 
-def fold(state: RunState | None, report: Report) -> RunState:
+def fold(state: RunRecord | None, report: Report) -> RunRecord:
     """The run after ``report``, which must not sort before the run's last event."""
-    run = new_run(report) if state is None else dict(state)
+    run = new_run(report) if state is None else state.copy()
     run["event_count"] += 1
     run["started_at"] = min(run["started_at"], report.event_time)
     run["last_seen_at"] = max(run["last_seen_at"], report.event_time)
@@ -85,7 +78,7 @@ def fold(state: RunState | None, report: Report) -> RunState:
     return run
 
 
-def _apply_terminal(run: RunState, report: Report) -> None:
+def _apply_terminal(run: RunRecord, report: Report) -> None:
     """A real terminal beats unknown; otherwise the later terminal corrects the earlier."""
     if (
         report.status == "unknown"
@@ -104,9 +97,9 @@ def _apply_terminal(run: RunState, report: Report) -> None:
         run[column] = values.get(column, False if column == "exit_code_inferred" else None)
 
 
-def fold_all(reports: Iterable[Report]) -> RunState:
+def fold_all(reports: Iterable[Report]) -> RunRecord:
     """The run made of exactly these reports, in their total order."""
-    state: RunState | None = None
+    state: RunRecord | None = None
     for report in sorted(reports, key=lambda r: r.order_key):
         state = fold(state, report)
     if state is None:

@@ -114,17 +114,6 @@ IDENTITY_KEYS = ("random_id", "execution_id")
 OTHER_KEYS = ("status", "error", "timestamp")
 KNOWN_KEYS = frozenset(FIELDS) | frozenset(IDENTITY_KEYS) | frozenset(OTHER_KEYS)
 
-RESULT_COLUMNS = frozenset(
-    {
-        "exit_code",
-        "exit_code_inferred",
-        "error",
-        "error_category",
-        "failed_command",
-        "failed_line",
-        "duration_seconds",
-    }
-)
 MAX_ERROR_CHARS = 128 * 1024
 
 

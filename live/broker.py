@@ -21,9 +21,9 @@ from enum import Enum
 
 import structlog
 
+from ingest.run_record import RunRecord
 from live.matching import matches
 from storage.analytics.filters import RunFilter
-from storage.model.dimensions import RunState
 
 log = structlog.get_logger(__name__)
 
@@ -45,9 +45,9 @@ class _Subscriber:
     def __init__(self, run_filter: RunFilter, queue_size: int) -> None:
         self.run_filter = run_filter
         # One slot more than the bound, kept free for the end marker.
-        self.queue: Queue[RunState | _End] = Queue(maxsize=queue_size + 1)
+        self.queue: Queue[RunRecord | _End] = Queue(maxsize=queue_size + 1)
 
-    def offer(self, run_state: RunState, bound: int) -> bool:
+    def offer(self, run_state: RunRecord, bound: int) -> bool:
         """Queue the run; False when the bound is reached (the caller drops us)."""
         if self.queue.qsize() >= bound:
             return False
@@ -78,7 +78,7 @@ class RunBroker:
     def subscriber_count(self) -> int:
         return len(self._subscribers)
 
-    async def subscribe(self, run_filter: RunFilter) -> AsyncIterator[RunState]:
+    async def subscribe(self, run_filter: RunFilter) -> AsyncIterator[RunRecord]:
         """Every run published from now on that matches ``run_filter``, in publish order.
 
         Ends when the broker closes; raises ``SubscriberFellBehind`` when dropped.
@@ -103,7 +103,7 @@ class RunBroker:
         finally:
             self._subscribers.discard(subscriber)
 
-    def publish(self, run_states: Iterable[RunState]) -> None:
+    def publish(self, run_states: Iterable[RunRecord]) -> None:
         """Queue each run for the subscribers whose filter it matches; never blocks.
 
         The run states must not be mutated afterwards: subscribers share them.

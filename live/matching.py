@@ -11,19 +11,21 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from ingest.run_record import RunRecord
+from ingest.statuses import Outcome
 from storage.analytics.filters import RunFilter
-from storage.model.dimensions import DIMENSIONS, Dimension, RunState
+from storage.model.dimensions import DIMENSIONS, Dimension
 
 
-def effective_outcome(run_state: RunState, cutoff: datetime) -> str:
+def effective_outcome(run_state: RunRecord, cutoff: datetime) -> str:
     """The stored outcome; an open run silent since before ``cutoff`` is UNFINISHED."""
-    outcome: str = run_state["outcome"]
-    if outcome == "IN_PROGRESS" and run_state["last_seen_at"] < cutoff:
-        return "UNFINISHED"
+    outcome = run_state["outcome"]
+    if outcome == Outcome.IN_PROGRESS and run_state["last_seen_at"] < cutoff:
+        return Outcome.UNFINISHED.value
     return outcome
 
 
-def matches(run_filter: RunFilter, run_state: RunState, cutoff: datetime) -> bool:
+def matches(run_filter: RunFilter, run_state: RunRecord, cutoff: datetime) -> bool:
     """Whether the run is one that ``run_conditions(run_filter, cutoff)`` selects.
 
     A missing value (None) never matches a list that restricts it, as NULL never
@@ -42,7 +44,7 @@ def matches(run_filter: RunFilter, run_state: RunState, cutoff: datetime) -> boo
     return not run_filter.outcomes or effective_outcome(run_state, cutoff) in run_filter.outcomes
 
 
-def _dimension_key(dimension: Dimension, run_state: RunState, cutoff: datetime) -> str | None:
+def _dimension_key(dimension: Dimension, run_state: RunRecord, cutoff: datetime) -> str | None:
     # OUTCOME has no entry in DIMENSIONS (its key depends on the moment of reading).
     if dimension is Dimension.OUTCOME:
         return effective_outcome(run_state, cutoff)

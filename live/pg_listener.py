@@ -20,13 +20,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 import asyncpg
 import orjson
 import structlog
 from sqlalchemy import select
 
+from ingest.run_record import RunRecord
 from live.broker import RunBroker
 from storage.engine import Database, asyncpg_dsn
 from storage.model.tables import RUNS
@@ -145,11 +146,12 @@ class PgRunListener:
                 except Exception as exc:  # a failed load loses this push, not the feed
                     log.warning("live_load_failed", error=type(exc).__name__, detail=str(exc)[:200])
 
-    async def _load(self, run_ids: Sequence[str]) -> list[dict[str, Any]]:
+    async def _load(self, run_ids: Sequence[str]) -> list[RunRecord]:
         async with self._database.reader.connect() as conn:
             rows = await conn.execute(select(RUNS).where(RUNS.c.id.in_(run_ids)))
             by_id = {row.id: dict(row._mapping) for row in rows}
-        return [by_id[run_id] for run_id in run_ids if run_id in by_id]
+        # Whole runs rows, as the column types return them: RunRecords.
+        return cast(list[RunRecord], [by_id[run_id] for run_id in run_ids if run_id in by_id])
 
 
 async def _close(conn: Any) -> None:

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
-from ingest.merge import RunState
+from ingest.run_record import RunRecord
 from live.broker import RunBroker
 from live.pg_listener import PgRunListener
 from service.settings import Settings
@@ -41,7 +41,7 @@ async def start_live_updates(
         await listener.start()
         return LiveUpdates(broker, listener)
 
-    def publish(runs: Sequence[RunState]) -> None:
+    def publish(runs: Sequence[RunRecord]) -> None:
         broker.publish(runs)
 
     # Runs come back from a writer process only while someone is subscribed.

@@ -8,12 +8,12 @@ from datetime import UTC, datetime, timedelta
 import strawberry
 from graphql import GraphQLError
 
+from ingest.run_record import RunRecord
 from live.broker import SUBSCRIBER_QUEUE_SIZE, SubscriberFellBehind
 from resolvers.context import Context
 from resolvers.filters import to_storage_filter
 from schema.filters import RunFilter
 from schema.runs import Run
-from storage.model.dimensions import RunState
 
 
 @strawberry.type
@@ -39,7 +39,7 @@ class RunSubscription:
 
 
 async def _runs(
-    states: AsyncIterator[RunState], unfinished_after: timedelta
+    states: AsyncIterator[RunRecord], unfinished_after: timedelta
 ) -> AsyncGenerator[Run, None]:
     try:
         async for state in states:

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import strawberry
 
+from ingest.run_record import RunRecord
 from schema.enums import Kind, Outcome
 
 if TYPE_CHECKING:
@@ -92,7 +93,7 @@ class Run:
         ]
 
     @classmethod
-    def from_row(cls, row: dict[str, Any], now: datetime, unfinished_after: timedelta) -> Run:
+    def from_row(cls, row: RunRecord, now: datetime, unfinished_after: timedelta) -> Run:
         outcome = Outcome(row["outcome"])
         if outcome is Outcome.IN_PROGRESS and row["last_seen_at"] < now - unfinished_after:
             outcome = Outcome.UNFINISHED

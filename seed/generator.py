@@ -21,7 +21,7 @@ from typing import Any, NamedTuple
 
 import orjson
 
-from ingest.merge import RunState
+from ingest.run_record import RunRecord
 from ingest.statuses import STATUS_PRIORITY, outcome_for
 from seed import results
 from seed.apps import APPS, App, popularity
@@ -61,7 +61,7 @@ class SeedChunk:
     """Runs (dicts with exactly the runs columns) and all their events (events rows,
     ``raw`` as the JSON text of the report)."""
 
-    runs: list[RunState]
+    runs: list[RunRecord]
     events: list[EventRow]
 
 
@@ -159,7 +159,7 @@ class _Generator:
         bits = "%032x" % (self.rng.getrandbits(128) & _UUID4_CLEAR | _UUID4_SET)
         return f"{bits[:8]}-{bits[8:12]}-{bits[12:16]}-{bits[16:20]}-{bits[20:]}"
 
-    def run(self, index: int) -> tuple[RunState, list[EventRow]]:
+    def run(self, index: int) -> tuple[RunRecord, list[EventRow]]:
         start = self.timeline.start_of(index, self.rng)
         if self.rng.random() < UPDATE_SHARE:
             return self.update_run(start)
@@ -167,7 +167,7 @@ class _Generator:
 
     # -- installs (POST /telemetry) ------------------------------------------------
 
-    def install_run(self, start: float) -> tuple[RunState, list[EventRow]]:
+    def install_run(self, start: float) -> tuple[RunRecord, list[EventRow]]:
         rng = self.rng
         position = self.timeline.position(start)
         execution_id = self.new_id()
@@ -227,7 +227,7 @@ class _Generator:
 
     # -- application updates (POST /update) ----------------------------------------
 
-    def update_run(self, start: float) -> tuple[RunState, list[EventRow]]:
+    def update_run(self, start: float) -> tuple[RunRecord, list[EventRow]]:
         rng = self.rng
         app = UPDATED_APP_CHOICE.pick(rng)
         random_id = self.new_id()
@@ -268,7 +268,7 @@ class _Generator:
         result: Result,
         start: float,
         reports: list[_Report],
-    ) -> tuple[RunState, list[EventRow]]:
+    ) -> tuple[RunRecord, list[EventRow]]:
         """The events that have happened by ``now`` (a run still going has no terminal
         yet), and the run they merge into."""
         prefix = f"{kind}|{run_id}|".encode()
@@ -281,7 +281,7 @@ class _Generator:
         first, last = events[0], events[-1]
         finished = result.status is not None and len(events) == len(reports)
         status = last["status"]
-        run: RunState = {
+        run: RunRecord = {
             "id": run_id,
             "kind": kind,
             "execution_id": execution_id,
@@ -301,8 +301,8 @@ class _Generator:
             "finished_at": last["event_time"] if finished else None,
             "event_count": len(events),
             "last_order_key": _order_key(last["event_time"], status, last["dedup_key"]),
+            **metadata.columns,
         }
-        run.update(metadata.columns)
         return run, events
 
 

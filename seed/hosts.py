@@ -13,10 +13,11 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
 from ingest.merge import DESCRIPTIVE_COLUMNS
 from ingest.report import FIELDS
+from ingest.run_record import RunDescription
 from seed import catalog
 from seed.apps import App
 
@@ -50,7 +51,7 @@ class Metadata(NamedTuple):  # a tuple: built for every run, so cheap to build
     """The descriptive part of a run's full reports, and all descriptive run columns."""
 
     wire: dict[str, Any]
-    columns: dict[str, Any]
+    columns: RunDescription
     payload_version: int | None
 
     def minimal_ping(self) -> dict[str, Any]:
@@ -111,7 +112,7 @@ class Population:
         columns["type"] = app.type
         if payload_v2:
             wire["app_version"] = columns["app_version"] = app_version
-        return Metadata(wire, columns, 2 if payload_v2 else None)
+        return Metadata(wire, cast(RunDescription, columns), 2 if payload_v2 else None)
 
 
 def update_metadata(rng: random.Random, app: App, position: float, app_version: str) -> Metadata:
@@ -132,7 +133,7 @@ def update_metadata(rng: random.Random, app: App, position: float, app_version: 
             "arch": "arm64" if rng.random() < ARM64_SHARE else "amd64",
         }
     )
-    return Metadata(fields.wire, _NO_COLUMNS | fields.columns, None)
+    return Metadata(fields.wire, cast(RunDescription, _NO_COLUMNS | fields.columns), None)
 
 
 def _draw_host(rng: random.Random) -> Host:

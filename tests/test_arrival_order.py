@@ -18,15 +18,16 @@ from __future__ import annotations
 import asyncio
 import itertools
 import random
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
 import pytest
 
-from ingest.merge import RunState, fold, fold_all
+from ingest.merge import fold, fold_all
 from ingest.report import Report, build_report
+from ingest.run_record import RunRecord
 from ingest.statuses import STATUS_PRIORITY
 from server import create_app
 from tests.utils.run_scenarios import (
@@ -71,7 +72,7 @@ class EmulatedWriter:
     def __init__(self) -> None:
         self.log: list[tuple[str, bytes, datetime]] = []
         self.keys: set[str] = set()
-        self.state: RunState | None = None
+        self.state: RunRecord | None = None
 
     def deliver(self, batch: Sequence[Report]) -> list[bool]:
         """Apply one group-commit batch; the duplicate flag of each report."""
@@ -96,14 +97,14 @@ class EmulatedWriter:
         return duplicates
 
 
-def deliver_one_by_one(arrivals: Sequence[Report]) -> RunState | None:
+def deliver_one_by_one(arrivals: Sequence[Report]) -> RunRecord | None:
     writer = EmulatedWriter()
     for item in arrivals:
         writer.deliver([item])
     return writer.state
 
 
-def deliver_in_batches(arrivals: Sequence[Report], rng: random.Random) -> RunState | None:
+def deliver_in_batches(arrivals: Sequence[Report], rng: random.Random) -> RunRecord | None:
     writer = EmulatedWriter()
     index = 0
     while index < len(arrivals):
@@ -322,7 +323,7 @@ def failure(seconds: int, code: int = 100, **fields: object) -> Body:
     )
 
 
-def merged_in_every_order(bodies: Sequence[Body]) -> RunState:
+def merged_in_every_order(bodies: Sequence[Body]) -> RunRecord:
     """The run after each arrival order of ``bodies``; all orders must agree."""
     results = [
         deliver_one_by_one(received_in_arrival_order(order))
@@ -579,7 +580,7 @@ def e2e_scenarios(now: datetime) -> list[Scenario]:
 
 def expected_node(scenario: Scenario, now: datetime) -> dict[str, Any]:
     reports = [report(body, now) for body in scenario.bodies]
-    run = fold_all(reports)
+    run: Mapping[str, Any] = fold_all(reports)  # read by column name
     node = {name: run[column] for name, column in RUN_FIELDS.items()}
     if node["outcome"] == "IN_PROGRESS" and run["last_seen_at"] < now - UNFINISHED_AFTER:
         node["outcome"] = "UNFINISHED"

@@ -20,8 +20,8 @@ from typing import Any
 import pytest
 from sqlalchemy import Table, func, select
 
-from ingest.merge import RunState
 from ingest.report import Report, build_report
+from ingest.run_record import RunRecord
 from storage.engine import Database
 from storage.model.rollup_tables import (
     ROLLUP_APP,
@@ -75,10 +75,10 @@ def writer_mode(request: pytest.FixtureRequest) -> str:
 
 async def _write(
     database: Database, bodies: Sequence[dict[str, Any]], batch_size: int, mode: str
-) -> dict[str, dict[str, Any]]:
-    published: dict[str, dict[str, Any]] = {}
+) -> dict[str, RunRecord]:
+    published: dict[str, RunRecord] = {}
 
-    def remember(runs: Sequence[RunState]) -> None:
+    def remember(runs: Sequence[RunRecord]) -> None:
         published.update((run["id"], run) for run in runs)
 
     writer = IngestWriter(

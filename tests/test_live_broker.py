@@ -7,10 +7,12 @@ import itertools
 import json
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import pytest
 
+from ingest.merge import fold
+from ingest.report import build_report
+from ingest.run_record import RunRecord
 from live.broker import RunBroker, SubscriberFellBehind
 from storage.analytics.filters import RunFilter
 from storage.model.dimensions import Dimension
@@ -19,13 +21,13 @@ from storage.writer.plan import NOTIFY_PAYLOAD_BYTES, notify_payloads
 BOUND = 3
 
 
-def _state(number: int, app: str = "docker") -> dict[str, Any]:
-    now = datetime.now(UTC)
-    return {"id": f"run-{number}", "app": app, "outcome": "SUCCESS", "started_at": now,
-            "last_seen_at": now}  # fmt: skip
+def _state(number: int, app: str = "docker") -> RunRecord:
+    """A finished run of ``app``, merged from its one report."""
+    body = {"random_id": f"run-{number}", "nsapp": app, "status": "success"}
+    return fold(None, build_report("telemetry", body, datetime.now(UTC)))
 
 
-async def _registered(broker: RunBroker, run_filter: RunFilter) -> AsyncIterator[dict[str, Any]]:
+async def _registered(broker: RunBroker, run_filter: RunFilter) -> AsyncIterator[RunRecord]:
     """A subscription already waiting for its first run (registration happens then)."""
     stream = broker.subscribe(run_filter)
     first = asyncio.ensure_future(anext(stream))
@@ -33,7 +35,7 @@ async def _registered(broker: RunBroker, run_filter: RunFilter) -> AsyncIterator
     while broker.subscriber_count == before:  # noqa: ASYNC110 (the broker has no event for it)
         await asyncio.sleep(0)
 
-    async def rest() -> AsyncIterator[dict[str, Any]]:
+    async def rest() -> AsyncIterator[RunRecord]:
         yield await first
         async for state in stream:
             yield state

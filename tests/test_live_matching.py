@@ -12,13 +12,13 @@ import random
 import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from sqlalchemy import select
 
-from ingest.merge import RunState
 from ingest.report import build_report
+from ingest.run_record import RunRecord
 from live.matching import matches
 from storage.analytics.filters import EFFECTIVE_OUTCOMES, RunFilter, run_conditions
 from storage.engine import Database
@@ -86,12 +86,12 @@ def _run_reports(rng: random.Random) -> list[tuple[str, dict[str, Any]]]:
 
 
 @pytest.fixture
-async def published(database: Database) -> dict[str, dict[str, Any]]:
+async def published(database: Database) -> dict[str, RunRecord]:
     """Stores the runs; returns each run's last state as the writer published it."""
     rng = random.Random(SEED)
-    states: dict[str, dict[str, Any]] = {}
+    states: dict[str, RunRecord] = {}
 
-    def remember(runs: Sequence[RunState]) -> None:
+    def remember(runs: Sequence[RunRecord]) -> None:
         states.update((run["id"], run) for run in runs)
 
     writer = IngestWriter(database, queue_size=1000, batch_size=16)
@@ -111,7 +111,7 @@ async def published(database: Database) -> dict[str, dict[str, Any]]:
     return states
 
 
-def _filters(rows: list[dict[str, Any]]) -> list[RunFilter]:
+def _filters(rows: list[RunRecord]) -> list[RunFilter]:
     """Single lists of each kind (values present and absent), time windows, outcomes,
     and seeded combinations of them."""
     rng = random.Random(SEED + 1)
@@ -159,10 +159,12 @@ async def _sql_ids(database: Database, run_filter: RunFilter) -> set[str]:
 
 
 async def test_python_filter_selects_the_runs_the_sql_filter_selects(
-    database: Database, published: dict[str, dict[str, Any]]
+    database: Database, published: dict[str, RunRecord]
 ) -> None:
     async with database.reader.connect() as conn:
-        rows = [dict(row._mapping) for row in await conn.execute(select(RUNS))]
+        rows = cast(
+            list[RunRecord], [dict(row._mapping) for row in await conn.execute(select(RUNS))]
+        )
     assert len(rows) == len(published) == 61
     assert {row["outcome"] for row in rows} >= {"SUCCESS", "FAILED", "ABORTED", "IN_PROGRESS"}
     assert any(r["outcome"] == "IN_PROGRESS" and r["last_seen_at"] < CUTOFF for r in rows)

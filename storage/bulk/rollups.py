@@ -17,7 +17,8 @@ from functools import lru_cache
 from operator import itemgetter
 from typing import Any
 
-from storage.model.dimensions import DIMENSIONS, ROLLED_UP_DIMENSIONS, RunState
+from ingest.run_record import RunRecord
+from storage.model.dimensions import DIMENSIONS, ROLLED_UP_DIMENSIONS
 from storage.model.rollup_spec import (
     BUCKET,
     DIMENSION,
@@ -40,7 +41,7 @@ _KEY_OF = {table.name: itemgetter(*KEY_COLUMNS[table.name]) for table in TABLES}
 
 
 def rollup_rows(
-    runs: Sequence[RunState], hours: Sequence[Any], day_of: Callable[[Any], Any]
+    runs: Sequence[RunRecord], hours: Sequence[Any], day_of: Callable[[Any], Any]
 ) -> dict[str, list[Row]]:
     """Rows (key columns, then measures) of every rollup table for ``runs``, at each of
     its grains (storage/model/rollup_tables.py ROLLUP_GRAINS), sorted by key.

@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from operator import itemgetter
 from typing import Any, Protocol
 
+from ingest.run_record import RunRecord
 from storage.bulk.rollups import rollup_rows
 from storage.model.tables import EVENT_COLUMNS, EVENTS, RUN_COLUMNS, RUNS
 from storage.model.types import UTCDateTime, sqlite_datetime
@@ -29,7 +30,7 @@ class RunsAndEvents(Protocol):
     with EVENT_COLUMNS, ``raw`` as JSON text)."""
 
     @property
-    def runs(self) -> list[dict[str, Any]]: ...
+    def runs(self) -> list[RunRecord]: ...
 
     @property
     def events(self) -> list[dict[str, Any]]: ...

@@ -7,7 +7,7 @@ text (docs/analytics.md, "Dimensions"); None means the run has no value.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any
@@ -15,9 +15,8 @@ from typing import Any
 from sqlalchemy import String, cast
 from sqlalchemy.sql.elements import ColumnElement
 
+from ingest.run_record import RunRecord
 from storage.model.tables import RUNS
-
-RunState = dict[str, Any]
 
 
 class Dimension(Enum):
@@ -47,27 +46,32 @@ class Dimension(Enum):
 @dataclass(frozen=True, slots=True)
 class DimensionSpec:
     sql: Callable[[], ColumnElement[Any]]
-    key: Callable[[RunState], str | None]
+    key: Callable[[RunRecord], str | None]
 
 
+# The column readers take any mapping: a RunRecord is one, and the column is chosen by
+# name at run time (a TypedDict types its keys only when they are written out).
 def _text_column(name: str) -> DimensionSpec:
-    return DimensionSpec(sql=lambda: RUNS.c[name], key=lambda run: run.get(name))
+    def key(run: Mapping[str, Any]) -> str | None:
+        return run.get(name)
+
+    return DimensionSpec(sql=lambda: RUNS.c[name], key=key)
 
 
 def _int_column(name: str) -> DimensionSpec:
-    def key(run: RunState) -> str | None:
+    def key(run: Mapping[str, Any]) -> str | None:
         value = run.get(name)
         return None if value is None else str(value)
 
     return DimensionSpec(sql=lambda: cast(RUNS.c[name], String), key=key)
 
 
-def _os_version_key(run: RunState) -> str | None:
+def _os_version_key(run: RunRecord) -> str | None:
     os_type, os_version = run.get("os_type"), run.get("os_version")
     return None if os_type is None or os_version is None else f"{os_type} {os_version}"
 
 
-def _ram_gb_key(run: RunState) -> str | None:
+def _ram_gb_key(run: RunRecord) -> str | None:
     ram_mb = run.get("ram_mb")
     return None if ram_mb is None else str((ram_mb + 512) // 1024)
 

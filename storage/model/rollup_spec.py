@@ -11,6 +11,7 @@ fails at import rather than being filled wrongly.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 from sqlalchemy import Table
 
@@ -34,7 +35,7 @@ TABLES: tuple[Table, ...] = (ROLLUP_TOTAL, ROLLUP_APP, ROLLUP_ERROR, ROLLUP_DIME
 GRAIN, BUCKET, DIMENSION, VALUE = "grain", "bucket_start", "dimension", "value"
 # Run columns a rollup is keyed by, and what a missing value is stored as (primary
 # keys hold no NULL); None: the column is never missing.
-RUN_KEY_COLUMNS: dict[str, str | int | None] = {
+RUN_KEY_COLUMNS: dict[Literal["kind", "app", "exit_code", "error_category"], str | int | None] = {
     "kind": None,
     "app": MISSING_TEXT,
     "exit_code": MISSING_CODE,

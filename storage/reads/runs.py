@@ -7,25 +7,27 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import ColumnElement, func, literal, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from ingest.run_record import RunRecord
 from storage.model.tables import EVENTS, RUNS
 from storage.model.types import UTCDateTime
 
-RunRow = dict[str, Any]
+# One event of a run as Run.events shows it (a few columns of the events table).
+EventRow = dict[str, Any]
 
 
 @dataclass(frozen=True, slots=True)
 class RunPage:
-    rows: list[RunRow]
+    rows: list[RunRecord]
     total: int
     has_next: bool
 
 
-def encode_cursor(row: RunRow) -> str:
+def encode_cursor(row: RunRecord) -> str:
     text = f"{row['started_at'].isoformat()}|{row['id']}"
     return base64.urlsafe_b64encode(text.encode()).decode()
 
@@ -39,10 +41,11 @@ def decode_cursor(cursor: str) -> tuple[datetime, str]:
         raise ValueError("invalid cursor") from exc
 
 
-async def get_run(engine: AsyncEngine, *, run_id: str) -> RunRow | None:
+async def get_run(engine: AsyncEngine, *, run_id: str) -> RunRecord | None:
     async with engine.connect() as conn:
         row = (await conn.execute(select(RUNS).where(RUNS.c.id == run_id))).first()
-    return None if row is None else dict(row._mapping)
+    # A whole runs row, as the column types return it, is a RunRecord.
+    return None if row is None else cast(RunRecord, dict(row._mapping))
 
 
 async def list_runs(
@@ -62,14 +65,14 @@ async def list_runs(
         )
     page = page.order_by(RUNS.c.started_at.desc(), RUNS.c.id.desc()).limit(first + 1)
     async with engine.connect() as conn:
-        rows = [dict(row._mapping) for row in await conn.execute(page)]
+        rows = cast(list[RunRecord], [dict(row._mapping) for row in await conn.execute(page)])
         total = (
             await conn.execute(select(func.count()).select_from(RUNS).where(*where))
         ).scalar_one()
     return RunPage(rows=rows[:first], total=total, has_next=len(rows) > first)
 
 
-async def events_by_run(engine: AsyncEngine, *, run_ids: Sequence[str]) -> list[list[RunRow]]:
+async def events_by_run(engine: AsyncEngine, *, run_ids: Sequence[str]) -> list[list[EventRow]]:
     """Each run's events in event-time order, in the order of ``run_ids`` (DataLoader)."""
     query = (
         select(
@@ -84,7 +87,7 @@ async def events_by_run(engine: AsyncEngine, *, run_ids: Sequence[str]) -> list[
         .where(EVENTS.c.run_id.in_(run_ids))
         .order_by(EVENTS.c.event_time, EVENTS.c.id)
     )
-    grouped: dict[str, list[RunRow]] = defaultdict(list)
+    grouped: dict[str, list[EventRow]] = defaultdict(list)
     async with engine.connect() as conn:
         for row in await conn.execute(query):
             grouped[row.run_id].append(dict(row._mapping))

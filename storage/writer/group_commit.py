@@ -19,8 +19,8 @@ from collections.abc import Callable, Sequence
 
 import structlog
 
-from ingest.merge import RunState
 from ingest.report import Report
+from ingest.run_record import RunRecord
 from storage.engine import Database
 from storage.writer.drivers import IngestDriver, open_ingest_driver
 from storage.writer.plan import Accepted
@@ -28,7 +28,7 @@ from storage.writer.plan import Accepted
 log = structlog.get_logger(__name__)
 
 Pending = tuple[Report, "asyncio.Future[Accepted]"]
-CommitListener = Callable[[Sequence[RunState]], None]
+CommitListener = Callable[[Sequence[RunRecord]], None]
 
 
 class Overloaded(Exception):

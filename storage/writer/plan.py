@@ -13,8 +13,9 @@ from collections import defaultdict
 from collections.abc import Generator, Sequence
 from typing import Any, NamedTuple
 
-from ingest.merge import RunChange, RunState, fold, fold_all
+from ingest.merge import RunChange, fold, fold_all
 from ingest.report import Report, build_report
+from ingest.run_record import RunRecord
 from storage.writer.rollup_deltas import rollup_rows
 from storage.writer.sql import IngestSql, Query, Rows, Step
 from storage.writer.written_runs import WrittenRuns
@@ -28,7 +29,7 @@ class Accepted(NamedTuple):
 
 
 # Each report's answer, and the runs the batch changed as committed (live updates).
-BatchResult = tuple[list[Accepted], list[RunState]]
+BatchResult = tuple[list[Accepted], list[RunRecord]]
 Plan = Generator[Step, Rows | None, BatchResult]
 
 
@@ -113,7 +114,7 @@ def _event_row(report: Report) -> dict[str, Any]:
 
 
 def _merge_runs(
-    sql: IngestSql, fresh: Sequence[Report], runs: Sequence[RunState]
+    sql: IngestSql, fresh: Sequence[Report], runs: Sequence[RunRecord]
 ) -> Generator[Step, Rows | None, list[RunChange]]:
     by_run: dict[str, list[Report]] = defaultdict(list)
     for report in fresh:
@@ -123,7 +124,7 @@ def _merge_runs(
     for run_id, reports in by_run.items():
         before = stored.get(run_id)
         reports.sort(key=lambda report: report.order_key)
-        after: RunState | None
+        after: RunRecord | None
         if before is None or reports[0].order_key >= before["last_order_key"]:
             after = before
             for report in reports:

@@ -16,7 +16,8 @@ from typing import Any
 from sqlalchemy import Table
 
 from ingest.merge import RunChange
-from storage.model.dimensions import DIMENSIONS, ROLLED_UP_DIMENSIONS, RunState
+from ingest.run_record import RunRecord
+from storage.model.dimensions import DIMENSIONS, ROLLED_UP_DIMENSIONS
 from storage.model.rollup_spec import MISSING_CODE, MISSING_TEXT, ROLLUP_MEASURES
 from storage.model.rollup_tables import (
     OUTCOME_COLUMNS,
@@ -98,13 +99,13 @@ def _add(deltas: TableDeltas, key: Key, sign: int, *measures: int) -> None:
 Buckets = tuple[tuple[str, datetime], ...]  # (grain, bucket start) of each grain
 
 
-def _buckets(run: RunState) -> Buckets:
+def _buckets(run: RunRecord) -> Buckets:
     started_at = run["started_at"]
     return tuple((grain, grain_start(started_at, grain)) for grain in GRAINS)
 
 
 def _add_counts(
-    totals: TableDeltas, apps: TableDeltas, run: RunState, buckets: Buckets, sign: int
+    totals: TableDeltas, apps: TableDeltas, run: RunRecord, buckets: Buckets, sign: int
 ) -> None:
     """The run's count and events into its outcome's columns (OUTCOME_COLUMNS order)."""
     kind, events = run["kind"], sign * run["event_count"]
@@ -126,13 +127,13 @@ def _move(deltas: TableDeltas, key: Key, at: int, runs: int, events: int) -> Non
     row[at + len(STORED_OUTCOMES)] += events
 
 
-def _error_key(run: RunState) -> tuple[Any, ...] | None:
+def _error_key(run: RunRecord) -> tuple[Any, ...] | None:
     if run["outcome"] != "FAILED":
         return None
     return (run["kind"], run["app"], run["exit_code"], run["error_category"], run["started_at"])
 
 
-def _add_error(errors: TableDeltas, run: RunState, buckets: Buckets, sign: int) -> None:
+def _add_error(errors: TableDeltas, run: RunRecord, buckets: Buckets, sign: int) -> None:
     if run["outcome"] != "FAILED":
         return
     kind, app = run["kind"], run["app"] or MISSING_TEXT
@@ -145,9 +146,9 @@ def _add_error(errors: TableDeltas, run: RunState, buckets: Buckets, sign: int) 
 
 def _add_dimensions(
     dimensions: TableDeltas,
-    before: RunState | None,
+    before: RunRecord | None,
     before_buckets: Buckets | None,
-    after: RunState,
+    after: RunRecord,
     after_buckets: Buckets,
 ) -> None:
     """Move the run between the values of the dimensions that changed; all of them when

@@ -16,8 +16,8 @@ from __future__ import annotations
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 
-from ingest.merge import RunState
 from ingest.report import Report
+from ingest.run_record import RunRecord
 
 # Runs remembered, least recently written dropped first (~3 KB each).
 CAPACITY = 2048
@@ -27,14 +27,14 @@ class WrittenRuns:
     def __init__(self, capacity: int = CAPACITY) -> None:
         self._capacity = capacity
         # run id -> (the run as stored, the dedup keys of its events known stored)
-        self._runs: OrderedDict[str, tuple[RunState, set[str]]] = OrderedDict()
+        self._runs: OrderedDict[str, tuple[RunRecord, set[str]]] = OrderedDict()
 
     def __len__(self) -> int:
         return len(self._runs)
 
     def lookup(
         self, reports: Iterable[Report], run_ids: Sequence[str]
-    ) -> tuple[set[str], list[RunState]]:
+    ) -> tuple[set[str], list[RunRecord]]:
         """What a read of the store would answer, as far as this writer knows: the
         stored dedup keys among the reports', and the stored runs among ``run_ids``."""
         runs = self._runs
@@ -45,7 +45,7 @@ class WrittenRuns:
         }
         return known, [runs[run_id][0] for run_id in run_ids if run_id in runs]
 
-    def remember(self, reports: Iterable[Report], runs: Sequence[RunState]) -> None:
+    def remember(self, reports: Iterable[Report], runs: Sequence[RunRecord]) -> None:
         """After a commit: ``runs`` as stored, and every report's key is stored."""
         for run in runs:
             entry = self._runs.pop(run["id"], None)
