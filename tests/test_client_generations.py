@@ -16,10 +16,7 @@ import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
-
-import pytest
 
 from tests.utils.client_payloads import (
     Fields,
@@ -37,8 +34,7 @@ from tests.utils.client_payloads import (
     upload_install,
     upload_status,
 )
-
-CAPTURED = Path(__file__).resolve().parents[2] / "shared" / "clients" / "captured-requests.ndjson"
+from tests.utils.fixtures import captured_requests
 
 # --- reading runs back -----------------------------------------------------------------
 
@@ -1103,12 +1099,6 @@ async def test_all_generations_interleaved_give_the_same_runs(client):
 
 
 # --- tests: captured real traffic ------------------------------------------------------
-
-
-def captured_requests() -> list[dict[str, str]]:
-    if not CAPTURED.is_file():
-        pytest.skip(f"captured client traffic not found at {CAPTURED}")
-    return [json.loads(line) for line in CAPTURED.read_text().splitlines() if line.strip()]
 
 
 def test_builders_render_the_captured_bodies_exactly():

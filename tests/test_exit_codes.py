@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-from pathlib import Path
-
 import pytest
 
 from ingest import exit_codes
@@ -17,13 +14,7 @@ from ingest.exit_codes import (
     infer_exit_code_from_text,
     lookup_exit_code,
 )
-
-TSV_PATH = (
-    Path(__file__).resolve().parent.parent.parent
-    / "shared"
-    / "clients"
-    / "previous-client-exit-texts.tsv"
-)
+from tests.utils.fixtures import previous_exit_texts
 
 
 def _span(first: int, last: int) -> list[int]:
@@ -58,16 +49,6 @@ EXPECTED_CATEGORIES: dict[str, list[int]] = {
 }
 
 COLLIDING_CODES = [210, 211, 231, 243, 254]
-
-
-def _load_tsv() -> list[tuple[int, str]]:
-    if not TSV_PATH.is_file():
-        pytest.skip(f"previous-client text table not found at {TSV_PATH}")
-    with TSV_PATH.open(encoding="utf-8", newline="") as handle:
-        reader = csv.reader(handle, delimiter="\t", quoting=csv.QUOTE_NONE)
-        header = next(reader)
-        assert header == ["exit_code", "text_sent_in_error_field"]
-        return [(int(code), text) for code, text in reader]
 
 
 @pytest.mark.parametrize(
@@ -162,18 +143,18 @@ def test_exit_code_is_immutable() -> None:
 
 
 def test_every_previous_client_text_infers_its_code() -> None:
-    rows = _load_tsv()
+    rows = previous_exit_texts()
     for code, text in rows:
         assert infer_exit_code_from_text(text) == code, text
 
 
 def test_embedded_text_table_equals_the_tsv() -> None:
-    rows = _load_tsv()
+    rows = previous_exit_texts()
     assert dict(exit_codes._PREVIOUS_CLIENT_TEXTS) == {text: code for code, text in rows}
 
 
 def test_previous_client_texts_are_unique_though_some_codes_repeat() -> None:
-    rows = _load_tsv()
+    rows = previous_exit_texts()
     texts = [text for _, text in rows]
     assert len(texts) == len(set(texts))
     codes = [code for code, _ in rows]

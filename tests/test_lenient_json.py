@@ -3,46 +3,29 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from ingest.lenient_json import BodyError, parse_report_body
+from tests.utils.fixtures import captured_requests
 
-CAPTURED = (
-    Path(__file__).resolve().parent.parent.parent
-    / "shared"
-    / "clients"
-    / "captured-requests.ndjson"
-)
-MISSING_CAPTURE = f"captured client requests not found at {CAPTURED}"
 BOM = b"\xef\xbb\xbf"
 
 
-def _load_captured() -> list[dict[str, Any]]:
-    if not CAPTURED.is_file():
-        return []
-    lines = CAPTURED.read_text(encoding="utf-8").splitlines()
-    return [json.loads(line) for line in lines if line.strip()]
-
-
 def _captured_params() -> list[Any]:
-    records = _load_captured()
-    if not records:
-        return [pytest.param("{}", id="missing", marks=pytest.mark.skip(reason=MISSING_CAPTURE))]
     return [
         pytest.param(record["body"], id=f"{index}-{record['path'].strip('/').replace('/', '-')}")
-        for index, record in enumerate(records)
+        for index, record in enumerate(captured_requests())
     ]
 
 
 def _pick(path: str, status: str) -> str:
-    """The first captured body sent to ``path`` with ``status``; skip the test if absent."""
-    for record in _load_captured():
+    """The first captured body sent to ``path`` with ``status`` (the fixture has one)."""
+    for record in captured_requests():
         if record["path"] == path and json.loads(record["body"]).get("status") == status:
             return str(record["body"])
-    pytest.skip(MISSING_CAPTURE)
+    raise AssertionError(f"no captured {path} request with status {status!r}")
 
 
 @pytest.fixture
