@@ -8,12 +8,35 @@ from ingest.exit_codes import ABORT_EXIT_CODES
 
 
 class Outcome(StrEnum):
+    """A run's result: the one list of outcomes. Everything that names them in turn (the
+    GraphQL enum, rollup columns, count fields, filters) is derived from this order."""
+
     SUCCESS = "SUCCESS"
     FAILED = "FAILED"
     ABORTED = "ABORTED"
     UNKNOWN = "UNKNOWN"
     UNFINISHED = "UNFINISHED"
     IN_PROGRESS = "IN_PROGRESS"
+
+
+# The outcome lists, as plain strings (they are compared with stored text, used as dict
+# keys in hot loops and bound in SQL). Effective outcomes are what a reader reports.
+EFFECTIVE_OUTCOMES: tuple[str, ...] = tuple(outcome.value for outcome in Outcome)
+# A stored IN_PROGRESS reads as UNFINISHED once the run has been silent long enough.
+OPEN_OUTCOMES = frozenset({Outcome.UNFINISHED.value, Outcome.IN_PROGRESS.value})
+# What runs and rollups store: UNFINISHED is only ever derived at read time.
+STORED_OUTCOMES: tuple[str, ...] = tuple(
+    outcome for outcome in EFFECTIVE_OUTCOMES if outcome != Outcome.UNFINISHED
+)
+# Each outcome's count as a field name ("in_progress"), in EFFECTIVE_OUTCOMES order: the
+# attributes of storage's OutcomeCounts and the GraphQL/REST count fields.
+OUTCOME_FIELDS: dict[str, str] = {outcome: outcome.lower() for outcome in EFFECTIVE_OUTCOMES}
+
+
+def outcome_counts(counts: object) -> dict[str, int]:
+    """The per-outcome counts of ``counts`` (anything with an OUTCOME_FIELDS attribute
+    each, such as OutcomeCounts), by field name in enum order."""
+    return {field: getattr(counts, field) for field in OUTCOME_FIELDS.values()}
 
 
 PROGRESS_STATUSES = frozenset({"installing", "validation", "configuring", "updating"})

@@ -22,6 +22,7 @@ from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ingest.exit_codes import lookup_exit_code
+from ingest.statuses import outcome_counts
 from rest.errors import error_response
 from service.jsonutil import json_response
 from service.keys import DATABASE, SETTINGS
@@ -211,12 +212,7 @@ async def get_stats(request: web.Request) -> web.Response:
 def _summary(counts: OutcomeCounts) -> dict[str, Any]:
     return {
         "runs": counts.runs,
-        "success": counts.success,
-        "failed": counts.failed,
-        "aborted": counts.aborted,
-        "unknown": counts.unknown,
-        "unfinished": counts.unfinished,
-        "in_progress": counts.in_progress,
+        **outcome_counts(counts),
         "success_rate": counts.success_rate.value,
     }
 

@@ -7,6 +7,7 @@ from enum import Enum
 
 import strawberry
 
+from ingest.statuses import outcome_counts
 from storage.analytics.errors import ErrorGrouping
 from storage.analytics.outcomes import OutcomeCounts
 from storage.analytics.outcomes import Rate as StorageRate
@@ -167,12 +168,5 @@ def rate_delta(current: StorageRate, previous: StorageRate) -> float | None:
 
 
 def outcome_fields(counts: OutcomeCounts) -> dict[str, int]:
-    return {
-        "runs": counts.runs,
-        "success": counts.success,
-        "failed": counts.failed,
-        "aborted": counts.aborted,
-        "unknown": counts.unknown,
-        "unfinished": counts.unfinished,
-        "in_progress": counts.in_progress,
-    }
+    """The RunOutcomeCounts fields of ``counts``."""
+    return {"runs": counts.runs, **outcome_counts(counts)}

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 import strawberry
 
+from ingest.statuses import outcome_counts
 from schema.analytics import (
     ComparePeriod,
     Rate,
@@ -63,15 +64,11 @@ def _numbers(counts: OutcomeCounts) -> dict[str, Any]:
 
 
 def summary_delta(current: OutcomeCounts, previous: OutcomeCounts) -> SummaryDelta:
+    before = outcome_counts(previous)
     return SummaryDelta(
         runs=current.runs - previous.runs,
         events=current.events - previous.events,
-        success=current.success - previous.success,
-        failed=current.failed - previous.failed,
-        aborted=current.aborted - previous.aborted,
-        unknown=current.unknown - previous.unknown,
-        unfinished=current.unfinished - previous.unfinished,
-        in_progress=current.in_progress - previous.in_progress,
+        **{field: count - before[field] for field, count in outcome_counts(current).items()},
         success_rate=rate_delta(current.success_rate, previous.success_rate),
         failure_rate=rate_delta(current.failure_rate, previous.failure_rate),
     )

@@ -9,12 +9,13 @@ from typing import Any
 from sqlalchemy import and_, case, literal
 from sqlalchemy.sql.elements import ColumnElement
 
+# Re-exported: the count engine and the tests take the outcome lists from here.
+from ingest.statuses import EFFECTIVE_OUTCOMES as EFFECTIVE_OUTCOMES
+from ingest.statuses import OPEN_OUTCOMES as OPEN_OUTCOMES
+from ingest.statuses import Outcome
 from storage.model.dimensions import DIMENSIONS, Dimension
 from storage.model.tables import RUNS
 from storage.model.types import UTCDateTime
-
-EFFECTIVE_OUTCOMES = ("SUCCESS", "FAILED", "ABORTED", "UNKNOWN", "UNFINISHED", "IN_PROGRESS")
-OPEN_OUTCOMES = frozenset({"UNFINISHED", "IN_PROGRESS"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,7 +51,7 @@ class RunFilter:
         """Stored outcome values that can yield the requested effective outcomes."""
         stored = set(self.outcomes - OPEN_OUTCOMES)
         if self.outcomes & OPEN_OUTCOMES:
-            stored.add("IN_PROGRESS")
+            stored.add(Outcome.IN_PROGRESS.value)
         return frozenset(stored)
 
 
@@ -58,8 +59,8 @@ def effective_outcome(cutoff: datetime) -> ColumnElement[Any]:
     """IN_PROGRESS runs silent since before ``cutoff`` are UNFINISHED (read time)."""
     return case(
         (
-            and_(RUNS.c.outcome == "IN_PROGRESS", RUNS.c.last_seen_at < _time(cutoff)),
-            literal("UNFINISHED"),
+            and_(RUNS.c.outcome == Outcome.IN_PROGRESS.value, RUNS.c.last_seen_at < _time(cutoff)),
+            literal(Outcome.UNFINISHED.value),
         ),
         else_=RUNS.c.outcome,
     )

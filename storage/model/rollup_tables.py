@@ -16,15 +16,14 @@ from datetime import datetime
 from sqlalchemy import Text
 from sqlmodel import Field, SQLModel
 
+# Outcomes as runs store them (IN_PROGRESS covers both open outcomes until read time),
+# re-exported for the code that names the columns per outcome.
+from ingest.statuses import STORED_OUTCOMES as STORED_OUTCOMES
 from storage.model.types import UTCDateTime
 
 # SQLite stores each rollup in primary key order, without a rowid (migration 0005): a
 # range scan then reads one b-tree, and an upsert writes one.
 _CLUSTERED = {"sqlite_with_rowid": False}
-
-
-# Outcomes as runs store them: IN_PROGRESS covers both open outcomes until read time.
-STORED_OUTCOMES = ("SUCCESS", "FAILED", "ABORTED", "UNKNOWN", "IN_PROGRESS")
 
 
 def runs_column(outcome: str) -> str:
