@@ -30,6 +30,12 @@ from ingest.report import Report, build_report
 from ingest.run_record import RunRecord
 from ingest.statuses import STATUS_PRIORITY
 from server import create_app
+from tests.utils.client_payloads import (
+    CONTAINER_METADATA,
+    PLATFORM_METADATA,
+    container_ping,
+    host_event,
+)
 from tests.utils.run_scenarios import (
     BLANKABLE_FIELDS,
     COMMAND_NOT_FOUND_TEXT,
@@ -271,24 +277,10 @@ def at(seconds: int) -> str:
     return (START + timedelta(seconds=seconds)).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-HOST = {
-    "random_id": RUN,
-    "execution_id": RUN,
-    "type": "lxc",
-    "nsapp": "docker",
-    "ct_type": 1,
-    "disk_size": 8,
-    "core_count": 2,
-    "ram_size": 2048,
-    "os_type": "debian",
-    "os_version": "12",
-    "pve_version": "8.4.1",
-    "method": "default",
-    "arch": "amd64",
-    "platform": "pve",
-    "repo_source": "ProxmoxVE",
-    "repo_slug": "community-scripts/ProxmoxVE",
-}
+# Host events without the result and hardware members: each rule adds what it needs.
+HOST = host_event(
+    RUN, "installing", nsapp="docker", metadata=CONTAINER_METADATA + PLATFORM_METADATA
+)
 
 
 def event(status: str, seconds: int, **fields: object) -> Body:
@@ -296,17 +288,7 @@ def event(status: str, seconds: int, **fields: object) -> Body:
 
 
 def ping(status: str, seconds: int) -> Body:
-    return {
-        "random_id": RUN,
-        "execution_id": RUN,
-        "type": "lxc",
-        "nsapp": "docker",
-        "status": status,
-        "platform": "pve",
-        "repo_source": "ProxmoxVE",
-        "repo_slug": "community-scripts/ProxmoxVE",
-        "timestamp": at(seconds),
-    }
+    return dict(container_ping(RUN, nsapp="docker", status=status, timestamp=at(seconds)))
 
 
 def failure(seconds: int, code: int = 100, **fields: object) -> Body:

@@ -19,6 +19,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from tests.utils.client_payloads import (
+    PLATFORM_METADATA,
     Fields,
     Raw,
     Value,
@@ -486,20 +487,14 @@ def vm_install(base: datetime) -> Scenario:
 def addon_run(base: datetime) -> Scenario:
     """An addon/tool run sends one terminal event and nothing else."""
     rid = new_id()
-    fields: Fields = {
-        "random_id": rid,
-        "execution_id": rid,
-        "type": "addon",
-        "nsapp": "netdata",
-        "status": "success",
-        "exit_code": 0,
-        "install_duration": 12,
-        "pve_version": "8.4.1",
-        "arch": "amd64",
-        "platform": "pve",
-        "repo_source": "ProxmoxVE",
-        "repo_slug": "community-scripts/ProxmoxVE",
-    }
+    fields = host_event(
+        rid,
+        "success",
+        nsapp="netdata",
+        metadata=("exit_code", "install_duration", "pve_version", *PLATFORM_METADATA),
+        type="addon",
+        install_duration=12,
+    )
     expected = run_fields(
         executionId=rid,
         sessionId=rid,

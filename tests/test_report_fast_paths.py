@@ -24,6 +24,7 @@ from ingest import report as fast
 from ingest.errors import ReportError
 from ingest.scrub import scrub_error_text
 from tests.utils import report_reference as reference
+from tests.utils.client_payloads import host_event
 
 RECEIVED = (
     datetime(2026, 3, 14, 15, 9, 26, 535897, tzinfo=UTC),
@@ -31,36 +32,10 @@ RECEIVED = (
     datetime(2026, 3, 14, 15, 9, 26, 7),  # naive, as a store may hand it back
 )
 
-REALISTIC: dict[str, Any] = {
-    "random_id": "0a1b2c3d-0001-4abc-adef-000000000001",
-    "execution_id": "0a1b2c3d-0001-4abc-adef-000000000001",
-    "type": "lxc",
-    "nsapp": "homeassistant",
-    "status": "installing",
-    "ct_type": 1,
-    "disk_size": 8,
-    "core_count": 2,
-    "ram_size": 2048,
-    "os_type": "debian",
-    "os_version": "12",
-    "pve_version": "8.4.1",
-    "method": "default",
-    "exit_code": 0,
-    "error": "",
-    "error_category": "",
-    "install_duration": 0,
-    "cpu_vendor": "amd",
-    "cpu_model": "AMD EPYC",
-    "gpu_vendor": "unknown",
-    "gpu_model": "",
-    "gpu_passthrough": "unknown",
-    "ram_speed": "",
-    "arch": "amd64",
-    "platform": "pve",
-    "has_arm": False,
-    "repo_source": "ProxmoxVE",
-    "repo_slug": "community-scripts/ProxmoxVE",
-}
+# The captured homeassistant install's first event, as the current client sends it.
+REALISTIC: dict[str, Any] = host_event(
+    "0a1b2c3d-0001-4abc-adef-000000000001", "installing", nsapp="homeassistant"
+)
 EXTRA_KEYS = (
     "ctid",
     "app",

@@ -15,6 +15,8 @@ from typing import Any
 
 import aiohttp
 
+from tests.utils.client_payloads import host_event
+
 PROTOCOL = "graphql-transport-ws"
 RUN_CHANGED = """
 subscription ($filter: RunFilter) {
@@ -102,16 +104,11 @@ class LiveFeed:
 
 def telemetry_report(run_id: str, app: str, status: str, **extra: Any) -> dict[str, Any]:
     """A current-client /telemetry body for run ``run_id``."""
-    return {
-        "random_id": run_id,
-        "execution_id": run_id,
-        "type": "lxc",
-        "nsapp": app,
-        "status": status,
-        "os_type": "debian",
-        "os_version": "12",
-        "pve_version": "8.4.1",
-        "method": "default",
-        "timestamp": datetime.now(UTC).isoformat(),
+    return host_event(
+        run_id,
+        status,
+        nsapp=app,
+        metadata=("os_type", "os_version", "pve_version", "method"),
+        timestamp=datetime.now(UTC).isoformat(),
         **extra,
-    }
+    )

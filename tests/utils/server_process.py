@@ -26,6 +26,7 @@ from sqlalchemy import select
 
 from storage.engine import open_database
 from storage.model.tables import RUNS
+from tests.utils.client_payloads import CONTAINER_METADATA, PLATFORM_METADATA, host_event
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 SERVE = "from cli.main import main; main(['serve'])"
@@ -144,27 +145,13 @@ class ServerProcess:
 
 def success_report(random_id: str) -> dict[str, Any]:
     """A terminal /telemetry body as the current client sends it, unique by ``random_id``."""
-    return {
-        "random_id": random_id,
-        "execution_id": random_id,
-        "type": "lxc",
-        "nsapp": "durability",
-        "status": "success",
-        "exit_code": 0,
-        "ct_type": 1,
-        "disk_size": 8,
-        "core_count": 2,
-        "ram_size": 2048,
-        "os_type": "debian",
-        "os_version": "12",
-        "pve_version": "8.4.1",
-        "method": "default",
-        "install_duration": 42,
-        "arch": "amd64",
-        "platform": "pve",
-        "repo_source": "ProxmoxVE",
-        "repo_slug": "community-scripts/ProxmoxVE",
-    }
+    return host_event(
+        random_id,
+        "success",
+        nsapp="durability",
+        metadata=("exit_code", "install_duration", *CONTAINER_METADATA, *PLATFORM_METADATA),
+        install_duration=42,
+    )
 
 
 @dataclass
