@@ -13,6 +13,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from storage.analytics.counting.counts import Keys
+from storage.analytics.counting.statements import key_label, positions, side_by_side
 from storage.analytics.filters import RunFilter, run_conditions
 from storage.analytics.timeline import bucket_index
 from storage.model.dimensions import DIMENSIONS, Dimension
@@ -35,7 +36,7 @@ async def duration_percentiles(
 
     OUTCOME may not be in ``group_by``: only successful runs have a duration here.
     """
-    keys = [DIMENSIONS[d].sql().label(f"k{i}") for i, d in enumerate(group_by)]
+    keys = [DIMENSIONS[d].sql().label(key_label(i)) for i, d in enumerate(group_by)]
     if bucket_edges is not None:
         keys.append(bucket_index(RUNS.c.started_at, bucket_edges).label("bucket"))
     partition = list(keys)
@@ -57,15 +58,17 @@ async def duration_percentiles(
     )
     wanted = [ranked.c.rank == (ranked.c.n * p + 99) // 100 for p in PERCENTILES]
     statement = select(ranked).where(or_(*wanted))
+    at = positions(statement)
+    keys_at = side_by_side(at, [key_label(i) for i in range(len(group_by))])
+    bucket_at = at["bucket"] if bucket_edges is not None else None
+    duration_at, rank_at, n_at = at["duration"], at["rank"], at["n"]
     results: dict[GroupKey, dict[int, int]] = {}
-    width = len(group_by)
     for row in await conn.execute(statement):
-        values = tuple(row)
-        group_keys: Keys = tuple(values[:width])
-        bucket = int(values[width]) if bucket_edges is not None else None
-        duration, rank, n = values[-3], values[-2], values[-1]
+        group_keys: Keys = tuple(row[keys_at])
+        bucket = None if bucket_at is None else int(row[bucket_at])
+        rank, n = row[rank_at], row[n_at]
         entry = results.setdefault((group_keys, bucket), {})
         for p in PERCENTILES:
             if rank == (n * p + 99) // 100:
-                entry[p] = int(duration)
+                entry[p] = int(row[duration_at])
     return results

@@ -17,6 +17,7 @@ from typing import Any
 
 from sqlalchemy import (
     Integer,
+    Row,
     String,
     and_,
     bindparam,
@@ -35,10 +36,12 @@ from sqlalchemy.sql.selectable import Select
 from storage.analytics.counting.bound_filter import (
     FilterShape,
     filter_params,
+    plan_params,
     time_param,
     values_param,
 )
 from storage.analytics.counting.counts import CountRow
+from storage.analytics.counting.statements import positions
 from storage.analytics.filters import RunFilter
 from storage.analytics.timeline import plan
 from storage.model.app_bits import app_set
@@ -48,6 +51,8 @@ from storage.model.rollup_tables import APP_IDS, ROLLUP_ERROR, ROLLUP_ERROR_CODE
 from storage.model.tables import RUNS
 
 TABLE = ROLLUP_ERROR_CODE
+# Between app names in one aggregated text (a control character: no slug has one).
+NAME_SEPARATOR = "\x1f"
 # The run dimensions the table is keyed by (a filter on any other needs another source).
 COLUMNS = {
     Dimension.KIND: "kind",
@@ -92,64 +97,77 @@ async def failed_by_code(
         datetime.now(UTC),
         additive=True,
     )
-    params = filter_params(run_filter, cutoff)
-    for index, piece in enumerate(found.pieces):
-        params[f"a{index}"], params[f"b{index}"] = piece.start, piece.end
-    for index, span in enumerate(found.raw):
-        params[f"rs{index}"], params[f"re{index}"] = span.start, span.end
+    params = plan_params(found, filter_params(run_filter, cutoff))
     shape = _Shape(
         pieces=tuple((p.grain, p.start is not None, p.end is not None) for p in found.pieces),
         raw=len(found.raw),
         filter=FilterShape.of(run_filter),
         by_code=by is Dimension.EXIT_CODE,
     )
-    rows = await conn.execute(_statement(shape), params)
+    built = _statement(shape)
     missing = MISSING_CODE if by is Dimension.EXIT_CODE else MISSING_TEXT
-    return [_counted(row, missing) for row in rows if row[1]]
+    return [
+        _counted(built, row, missing)
+        for row in await conn.execute(built.select, params)
+        if row[built.runs]
+    ]
 
 
-def _counted(row: Any, missing: object) -> CountRow:
+def _counted(built: _PerValue, row: Row[Any], missing: object) -> CountRow:
     """A value's row: its runs, and its apps as the bitmaps of rollup rows, the ids of
     apps of runs at the edges and the names of any the triggers have not numbered."""
-    key, runs, bitmaps, ids, names = row
-    value = 0
-    for bits in (bitmaps or "").split():
-        value |= app_set(bits)
-    for app_id in (ids or "").split():
-        value |= 1 << int(app_id)
-    unnumbered = set((names or "").split(NAME_SEPARATOR)) - {""}
+    apps = 0
+    for bits in (row[built.bitmaps] or "").split():
+        apps |= app_set(bits)
+    for app_id in (row[built.app_ids] or "").split():
+        apps |= 1 << int(app_id)
+    unnumbered = set((row[built.app_names] or "").split(NAME_SEPARATOR)) - {""}
+    value = row[built.value]
     return CountRow(
-        keys=(None if key == missing else str(key),),
+        keys=(None if value == missing else str(value),),
         outcome="FAILED",
         bucket=None,
-        runs=int(runs),
+        runs=int(row[built.runs]),
         events=0,
-        distinct=value.bit_count() + len(unnumbered),
+        distinct=apps.bit_count() + len(unnumbered),
     )
 
 
-# Between app names in one aggregated text (a control character: no slug has one).
-NAME_SEPARATOR = "\x1f"
+@dataclass(frozen=True, slots=True)
+class _PerValue:
+    """Rows of (value, runs, bitmaps, app_ids, app_names) per value of the grouped
+    column, and where each of them sits in a row (found by label)."""
+
+    select: Select[Any]
+    value: int
+    runs: int
+    bitmaps: int  # the rollup rows' app bitmaps, space-separated
+    app_ids: int  # the ids of the apps of runs at the edges, space-separated
+    app_names: int  # apps the triggers have not numbered yet, NAME_SEPARATOR between
 
 
 @lru_cache(maxsize=256)
-def _statement(shape: _Shape) -> Select[Any]:
-    """(value, runs, bitmaps, app ids, app names) per value of the grouped column: the
-    parts' rows are (exit code, category, runs, bitmap, app id, app name), a bitmap from
-    each rollup row, an app id (or name) from each group of runs of the partial hours.
-    Summed and joined in SQL, so that a few dozen rows come back, not thousands."""
+def _statement(shape: _Shape) -> _PerValue:
+    """The rows of ``_PerValue``: the parts' rows are (exit code, category, runs,
+    bitmap, app id, app name), a bitmap from each rollup row, an app id (or name) from
+    each group of runs of the partial hours. Summed and joined in SQL, so that a few
+    dozen rows come back, not thousands."""
     parts = [_scan(shape, index) for index in range(len(shape.pieces))]
     parts += [_raw(shape, index) for index in range(shape.raw)]
     rows = (union_all_(*parts) if len(parts) > 1 else parts[0]).subquery()
     key = rows.c.exit_code if shape.by_code else rows.c.error_category
     named = case((rows.c.app_id.is_(None), rows.c.app), else_=None)
-    return select(
-        key,
-        func.sum(rows.c.runs),
-        func.aggregate_strings(rows.c.apps, " "),
-        func.aggregate_strings(cast(rows.c.app_id, String), " "),
-        func.aggregate_strings(named, NAME_SEPARATOR),
+    statement = select(
+        key.label("value"),
+        func.sum(rows.c.runs).label("runs"),
+        func.aggregate_strings(rows.c.apps, " ").label("bitmaps"),
+        func.aggregate_strings(cast(rows.c.app_id, String), " ").label("app_ids"),
+        func.aggregate_strings(named, NAME_SEPARATOR).label("app_names"),
     ).group_by(key)
+    at = positions(statement)
+    return _PerValue(
+        statement, at["value"], at["runs"], at["bitmaps"], at["app_ids"], at["app_names"]
+    )
 
 
 def _scan(shape: _Shape, index: int) -> Select[Any]:

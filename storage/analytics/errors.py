@@ -119,8 +119,8 @@ async def _add_sample_errors(
             if value is not None:
                 params[f"m{index}_{name}"] = value
     statement = _samples_statement(FilterShape.of(run_filter), matches)
-    for index, error in await conn.execute(statement, params):
-        buckets[int(index)].sample_error = str(error).split("\n", 1)[0][:SAMPLE_CHARS]
+    for row in await conn.execute(statement, params):  # at most one a bucket: by name
+        buckets[int(row.bucket)].sample_error = str(row.error).split("\n", 1)[0][:SAMPLE_CHARS]
 
 
 @lru_cache(maxsize=256)

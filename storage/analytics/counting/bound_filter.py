@@ -1,9 +1,10 @@
 """The run filter as SQL with bound parameters, for statements built once and cached.
 
 ``FilterShape`` says which parts of a filter are set (what the SQL depends on);
-``filter_params`` gives the values, under the names the conditions bind. Cached
-statements (storage/analytics/counting/statements.py, errors.py) combine the two, so a request
-costs no statement construction or compilation.
+``filter_params`` gives the values, under the names the conditions bind (and
+``plan_params`` those of a plan's pieces and spans). Cached statements
+(storage/analytics/counting/statements.py, error_codes.py, errors.py) combine the two,
+so a request costs no statement construction or compilation.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from sqlalchemy import BindParameter, String, and_, bindparam, case, literal_col
 from sqlalchemy.sql.elements import ColumnElement
 
 from storage.analytics.filters import RunFilter
+from storage.analytics.timeline import Plan
 from storage.model.dimensions import DIMENSIONS, Dimension
 from storage.model.tables import RUNS
 from storage.model.types import UTCDateTime
@@ -78,6 +80,17 @@ def effective_outcome() -> ColumnElement[Any]:
 def codes(accepted: frozenset[str]) -> list[int]:
     """Accepted exit codes as integers (values that are not one match nothing)."""
     return sorted({int(value) for value in accepted if value.lstrip("-").isdigit()})
+
+
+def plan_params(found: Plan, params: dict[str, Any]) -> dict[str, Any]:
+    """``params`` with the bounds of each rollup piece (``a``/``b`` and its index) and
+    of each runs-table span (``rs``/``re``) of ``found``, as the cached statements bind
+    them."""
+    for index, piece in enumerate(found.pieces):
+        params[f"a{index}"], params[f"b{index}"] = piece.start, piece.end
+    for index, span in enumerate(found.raw):
+        params[f"rs{index}"], params[f"re{index}"] = span.start, span.end
+    return params
 
 
 def filter_params(run_filter: RunFilter, cutoff: datetime) -> dict[str, Any]:

@@ -13,25 +13,28 @@ the threshold.
 from __future__ import annotations
 
 from bisect import bisect_right
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Row, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from storage.analytics.counting import statements
 from storage.analytics.counting.cubes import APP, ERROR, TOTAL, Cube, dimension_cube
+from storage.analytics.counting.statements import EVENTS, OUTCOME, RUNS_COLUMN, key_label
 from storage.analytics.filters import OPEN_OUTCOMES, RunFilter, effective_outcome, run_conditions
 from storage.analytics.outcomes import OutcomeCounts
-from storage.analytics.timeline import GRAINS, Span, bucket_index, on_grain, plan
+from storage.analytics.timeline import GRAINS, bucket_index, on_grain, plan
 from storage.model.dimensions import DIMENSIONS, Dimension
 from storage.model.tables import RUNS
 
 Keys = tuple[str | None, ...]
 Totals = dict[tuple[Keys, str, int | None], list[int]]
+# The time bucket's index in rows counted from the runs table alone.
+BUCKET = "bucket"
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,20 +115,16 @@ async def count_runs(
     conn: AsyncConnection, query: CountQuery, cutoff: datetime, use_rollups: bool = True
 ) -> list[CountRow]:
     """Grouped counts; ``cutoff`` is when a silent open run turns UNFINISHED."""
-    cube = pick_cube(query) if use_rollups else None
-    totals: Totals = {}
     run_filter = _effective_filter(query)
     if run_filter is None:
         return []
+    cube = pick_cube(query) if use_rollups else None
     if cube is None:
-        spans = [Span(run_filter.since, run_filter.until)]
-        await _add_run_counts(conn, query, run_filter, spans, cutoff, totals)
-        rows = _rows(query, run_filter, totals)
+        rows = _rows(query, run_filter, await _run_counts(conn, query, run_filter, cutoff))
         return rows if query.distinct is None else _collapse(query, rows)
     if query.distinct is not None:
         return await _distinct_counts(conn, query, run_filter, cube, cutoff)
-    await _add_counts(conn, query, run_filter, cube, cutoff, totals)
-    return _rows(query, run_filter, totals)
+    return _rows(query, run_filter, await _counts(conn, query, run_filter, cube, cutoff))
 
 
 async def count_outcomes(
@@ -147,19 +146,17 @@ async def count_outcomes(
         run_filter = _effective_filter(query)
         if run_filter is None:
             return []
-        width = len(query.group_by)
-        edges = query.bucket_edges
-        outcomes = slice(width + (edges is not None), -1)
-        dimensions = list(query.group_by)
-        for row in await _execute(conn, query, run_filter, cube, cutoff, dimensions, pivot=True):
-            bucket = None if edges is None else bisect_right(edges, row[width]) - 1
-            key = (tuple(row[:width]), bucket)
-            runs = [int(value or 0) for value in row[outcomes]]
-            events = int(row[-1] or 0)
+        shape, params = _bind(query, run_filter, cube, cutoff)
+        built = statements.outcome_columns(shape)
+        bucket_of = _bucket_reader(query, built.slot)
+        for row in await conn.execute(built.select, params):
+            key = (tuple(row[built.keys]), bucket_of(row))
             counts = found.get(key)
             if counts is None:
                 counts = found[key] = OutcomeCounts()
-            counts.add_all(runs, events)
+            counts.add_all(
+                [int(runs or 0) for runs in row[built.runs]], int(row[built.events] or 0)
+            )
     return [
         OutcomeRow(keys, bucket, counts)
         for (keys, bucket), counts in found.items()
@@ -218,93 +215,103 @@ def _plain_dimensions(query: CountQuery) -> list[Dimension]:
     return [d for d in query.group_by if d is not Dimension.OUTCOME]
 
 
-async def _add_counts(
-    conn: AsyncConnection,
+def _corrects(cube: Cube, run_filter: RunFilter) -> bool:
+    """The correction moves recent open runs from UNFINISHED to IN_PROGRESS: only for a
+    cube that counts open runs, and a filter that keeps one of the two."""
+    return cube.splits_outcome and not (
+        run_filter.outcomes and not run_filter.outcomes & OPEN_OUTCOMES
+    )
+
+
+def _bind(
     query: CountQuery,
     run_filter: RunFilter,
     cube: Cube,
     cutoff: datetime,
-    totals: Totals,
-) -> None:
+    *,
+    correct: bool | None = None,
+    subtract_past: bool = True,
+) -> tuple[statements.Shape, dict[str, Any]]:
+    """The shape and parameters of the statement that counts ``query`` on ``cube``:
+    its range planned in the grains the bucket edges allow, corrected unless
+    ``correct`` says otherwise."""
+    found = plan(
+        run_filter.since,
+        run_filter.until,
+        [grain for grain in cube.grains if query.edges_on(grain)],
+        datetime.now(UTC),
+        subtract_past=subtract_past,
+    )
+    if correct is None:
+        correct = _corrects(cube, run_filter)
+    return statements.bind(
+        cube, _plain_dimensions(query), query.by_time, run_filter, found, cutoff, correct
+    )
+
+
+def _bucket_reader(query: CountQuery, slot: int | None) -> Callable[[Row[Any]], int | None]:
+    """A row's time bucket: the index of the bucket its ``slot`` column falls in."""
+    edges = query.bucket_edges
+    if edges is None or slot is None:
+        return lambda row: None
+    return lambda row: bisect_right(edges, row[slot]) - 1
+
+
+async def _counts(
+    conn: AsyncConnection, query: CountQuery, run_filter: RunFilter, cube: Cube, cutoff: datetime
+) -> Totals:
     """Rollup pieces, edge spans and the open-run correction: one statement, whose
     rows hold the runs (and events) of each counted outcome side by side."""
-    dimensions = _plain_dimensions(query)
-    width = len(dimensions)
-    edges = query.bucket_edges
-    outcomes = statements.counted_outcomes(cube, run_filter)
-    start = width + (edges is not None)
-    events_at = start + len(outcomes) if cube.has_events else None
-    for row in await _execute(conn, query, run_filter, cube, cutoff, dimensions):
-        keys: Keys = tuple(row[:width])
-        bucket = None if edges is None else bisect_right(edges, row[width]) - 1
-        for index, outcome in enumerate(outcomes):
-            runs = int(row[start + index] or 0)
-            events = 0 if events_at is None else int(row[events_at + index] or 0)
+    shape, params = _bind(query, run_filter, cube, cutoff)
+    built = statements.per_outcome(shape)
+    bucket_of = _bucket_reader(query, built.slot)
+    totals: Totals = {}
+    for row in await conn.execute(built.select, params):
+        keys: Keys = tuple(row[built.keys])
+        bucket = bucket_of(row)
+        for outcome, runs_at, events_at in built.outcomes:
+            runs = int(row[runs_at] or 0)
+            events = 0 if events_at is None else int(row[events_at] or 0)
             if runs or events:
                 _add(totals, (keys, outcome, bucket), runs, events)
+    return totals
 
 
 async def _distinct_counts(
     conn: AsyncConnection, query: CountQuery, run_filter: RunFilter, cube: Cube, cutoff: datetime
 ) -> list[CountRow]:
-    """On SQLite counted with COUNT(DISTINCT …) over rollup rows that are all added;
-    should a subtracted piece hold rows after all (runs started after now), summed per
-    value first instead (statements.statement). PostgreSQL sums per value first always:
-    its hash aggregate does that faster than COUNT(DISTINCT …) sorts each group (4.2
-    vs 6.3 ms for a 90-day histogram at 1M runs)."""
-    dimensions = _plain_dimensions(query)
-    width = len(dimensions) - 1
-    exact = conn.dialect.name == "postgresql"
-    rows = list(await _execute(conn, query, run_filter, cube, cutoff, dimensions, exact=exact))
-    if not exact and any(row[-1] for row in rows):
-        rows = list(await _execute(conn, query, run_filter, cube, cutoff, dimensions, exact=True))
+    """On SQLite counted with COUNT(DISTINCT …) over rollup rows that are all added (no
+    correction, no past piece subtracted); should a subtracted piece hold rows after all
+    (runs started after now), summed per value first instead. PostgreSQL sums per
+    value first always: its hash aggregate does that faster than COUNT(DISTINCT …)
+    sorts each group (4.2 vs 6.3 ms for a 90-day histogram at 1M runs)."""
+    assert query.distinct is not None
+    counted = _plain_dimensions(query).index(query.distinct)
+    correct = _corrects(cube, run_filter)
+    if conn.dialect.name != "postgresql" and not correct:
+        shape, params = _bind(query, run_filter, cube, cutoff, correct=False, subtract_past=False)
+        built = statements.distinct_counted(shape, counted)
+        rows = (await conn.execute(built.select, params)).all()
+        if not any(row[built.subtracted] for row in rows):
+            return _distinct_rows(built, rows)
+    shape, params = _bind(query, run_filter, cube, cutoff, correct=correct)
+    built = statements.distinct_summed(shape, counted)
+    return _distinct_rows(built, (await conn.execute(built.select, params)).all())
+
+
+def _distinct_rows(built: statements.DistinctValues, rows: Sequence[Row[Any]]) -> list[CountRow]:
     return [
-        CountRow(tuple(row[:width]), row[width], None, int(row[-4]), int(row[-3] or 0), row[-2])
+        CountRow(
+            keys=tuple(row[built.keys]),
+            outcome=row[built.outcome],
+            bucket=None,
+            runs=int(row[built.runs]),
+            events=int(row[built.events] or 0),
+            distinct=row[built.distinct],
+        )
         for row in rows
-        if row[-4] or row[-3]
+        if row[built.runs] or row[built.events]
     ]
-
-
-async def _execute(
-    conn: AsyncConnection,
-    query: CountQuery,
-    run_filter: RunFilter,
-    cube: Cube,
-    cutoff: datetime,
-    dimensions: list[Dimension],
-    pivot: bool = False,
-    exact: bool = True,
-) -> Any:
-    grains = [grain for grain in cube.grains if query.edges_on(grain)]
-    # The correction moves recent open runs from UNFINISHED to IN_PROGRESS: only for a
-    # cube that counts open runs, and a filter that keeps one of the two.
-    correct = cube.splits_outcome and not (
-        run_filter.outcomes and not run_filter.outcomes & OPEN_OUTCOMES
-    )
-    distinct = None if query.distinct is None else dimensions.index(query.distinct)
-    # COUNT(DISTINCT …) needs rows that are all added: no correction, no past piece
-    # subtracted (future ones hold no runs but are checked: see _distinct_counts).
-    fast_distinct = distinct is not None and not exact and not correct
-    found = plan(
-        run_filter.since,
-        run_filter.until,
-        grains,
-        datetime.now(UTC),
-        subtract_past=not fast_distinct,
-    )
-    shape, params = statements.shape_and_params(
-        cube,
-        dimensions,
-        query.by_time,
-        run_filter,
-        found,
-        cutoff,
-        correct,
-        distinct=distinct,
-        exact_distinct=not fast_distinct,
-        pivot=pivot,
-    )
-    return await conn.execute(statements.statement(shape), params)
 
 
 def _add(totals: Totals, key: tuple[Keys, str, int | None], runs: int, events: int) -> None:
@@ -316,31 +323,35 @@ def _add(totals: Totals, key: tuple[Keys, str, int | None], runs: int, events: i
         entry[1] += events
 
 
-async def _add_run_counts(
-    conn: AsyncConnection,
-    query: CountQuery,
-    run_filter: RunFilter,
-    spans: Sequence[Span],
-    cutoff: datetime,
-    totals: Totals,
-) -> None:
-    dimensions = _plain_dimensions(query)
-    keys = [DIMENSIONS[d].sql() for d in dimensions]
+async def _run_counts(
+    conn: AsyncConnection, query: CountQuery, run_filter: RunFilter, cutoff: datetime
+) -> Totals:
+    """Counts from the runs table alone, per key, effective outcome (and bucket)."""
+    keys = [DIMENSIONS[d].sql() for d in _plain_dimensions(query)]
     outcome = effective_outcome(cutoff)
     slot = [bucket_index(RUNS.c.started_at, query.bucket_edges)] if query.bucket_edges else []
-    for span in spans:
-        statement = (
-            select(*keys, outcome, *slot, func.count(), func.sum(RUNS.c.event_count))
-            .where(*run_conditions(run_filter.with_range(span.start, span.end), cutoff))
-            .group_by(*keys, outcome, *slot)
+    statement = (
+        select(
+            *(key.label(key_label(i)) for i, key in enumerate(keys)),
+            outcome.label(OUTCOME),
+            *(column.label(BUCKET) for column in slot),
+            func.count().label(RUNS_COLUMN),
+            func.sum(RUNS.c.event_count).label(EVENTS),
         )
-        width = len(keys)
-        for row in await conn.execute(statement):
-            values = tuple(row)
-            bucket = int(values[width + 1]) if query.by_time else None
-            _add(
-                totals,
-                (tuple(values[:width]), values[width], bucket),
-                int(values[-2]),
-                int(values[-1] or 0),
-            )
+        .where(*run_conditions(run_filter, cutoff))
+        .group_by(*keys, outcome, *slot)
+    )
+    at = statements.positions(statement)
+    keys_at = statements.side_by_side(at, [key_label(i) for i in range(len(keys))])
+    outcome_at, runs_at, events_at = at[OUTCOME], at[RUNS_COLUMN], at[EVENTS]
+    bucket_at = at.get(BUCKET)
+    totals: Totals = {}
+    for row in await conn.execute(statement):
+        bucket = None if bucket_at is None else int(row[bucket_at])
+        _add(
+            totals,
+            (tuple(row[keys_at]), row[outcome_at], bucket),
+            int(row[runs_at]),
+            int(row[events_at] or 0),
+        )
+    return totals

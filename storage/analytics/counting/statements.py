@@ -1,10 +1,22 @@
-"""The one statement behind a count read from rollups, built once per shape.
+"""The one statement behind a count read from rollups, built once per shape and layout.
 
 A dashboard query is one round trip: the signed rollup pieces (each an index range
 scan), the runs-table spans at the edges and the open-run correction, as one UNION ALL
 summed per key in SQL. Building and compiling a statement costs more than
 running it on a warm rollup (~0.7 ms a statement), so statements are cached by
 ``Shape`` (what varies between them) and every value goes in as a bound parameter.
+
+Each result layout has its own builder, and every column it selects is labelled:
+
+- ``per_outcome``: (k0…, [slot], runs_<outcome>…, [events_<outcome>…]);
+- ``outcome_columns``: (k0…, [slot], runs_<outcome> of each effective outcome, events);
+- ``distinct_summed`` and ``distinct_counted``: (k0… but the counted key, outcome,
+  runs, events, distinct, subtracted).
+
+A builder returns the statement with where each named column sits in its rows, found
+by label when it is built: callers read ``row[built.runs]``, at the cost of a tuple
+index (a Row's attribute or mapping access costs six times as much, for every column
+of every row of a time series).
 """
 
 from __future__ import annotations
@@ -27,12 +39,13 @@ from sqlalchemy import (
     union_all,
 )
 from sqlalchemy.sql.elements import ColumnClause, ColumnElement
-from sqlalchemy.sql.selectable import Select
+from sqlalchemy.sql.selectable import Select, Subquery
 
 from storage.analytics.counting.bound_filter import (
     FilterShape,
     effective_outcome,
     filter_params,
+    plan_params,
     time_param,
     values_param,
 )
@@ -44,10 +57,38 @@ from storage.model.rollup_spec import MISSING_CODE, MISSING_TEXT
 from storage.model.rollup_tables import STORED_OUTCOMES, events_column, runs_column
 from storage.model.tables import RUNS
 
+# Column labels shared by every part of a statement and its result.
+SLOT = "slot"  # a time inside the row's bucket: the rollup bucket, or a run's start
+EVENTS = "events"  # the events of every counted outcome, in one column
+OUTCOME = "outcome"
+RUNS_COLUMN = "runs"
+DISTINCT = "distinct"
+SUBTRACTED = "subtracted"
+
+# The stored outcome column an effective outcome is read from (IN_PROGRESS: none).
+_STORED_AS = {outcome: outcome for outcome in STORED_OUTCOMES} | {
+    "UNFINISHED": "IN_PROGRESS",
+    "IN_PROGRESS": None,
+}
+
+
+def key_label(index: int) -> str:
+    """The label of the ``index``-th grouped dimension's column."""
+    return f"k{index}"
+
+
+def runs_label(outcome: str) -> str:
+    return f"runs_{outcome.lower()}"
+
+
+def events_label(outcome: str) -> str:
+    return f"events_{outcome.lower()}"
+
 
 @dataclass(frozen=True, slots=True)
 class Shape:
-    """Everything a statement's SQL depends on; the values are parameters."""
+    """Everything the SQL of a statement's UNION ALL depends on; the values are
+    parameters. Which columns the result has is the builder's (the layout)."""
 
     cube: Cube
     dimensions: tuple[Dimension, ...]  # grouped by, in key order (not OUTCOME)
@@ -56,28 +97,9 @@ class Shape:
     raw_signs: tuple[int, ...]  # of the runs-table spans
     correction: tuple[bool, bool] | None  # bounds of the corrected span, if corrected
     filter: FilterShape
-    # Index in ``dimensions`` of one whose distinct values are counted rather than
-    # returned as a key (see ``statement``); never with ``by_time``.
-    distinct: int | None = None
-    # False: count them with COUNT(DISTINCT …), exact only when no row is subtracted.
-    exact_distinct: bool = True
-    # Outcomes as columns, one row per key (see ``statement``).
-    pivot: bool = False
     # The outcomes the statement counts, a measure column each: every effective outcome
     # the filter keeps for a cube with a column per outcome, else the cube's one.
-    outcomes: tuple[str, ...] = ()
-
-    @property
-    def measures(self) -> int:
-        """Measure columns of every part: runs per outcome, then (for a cube with
-        events) events per outcome, or one column of them all when pivoted."""
-        return len(self.outcomes) + self.event_measures
-
-    @property
-    def event_measures(self) -> int:
-        if not self.cube.has_events:
-            return 0
-        return 1 if self.pivot else len(self.outcomes)
+    outcomes: tuple[str, ...]
 
 
 def counted_outcomes(cube: Cube, run_filter: RunFilter) -> tuple[str, ...]:
@@ -88,93 +110,210 @@ def counted_outcomes(cube: Cube, run_filter: RunFilter) -> tuple[str, ...]:
     )
 
 
-def shape_and_params(
+def bind(
     cube: Cube,
     dimensions: Sequence[Dimension],
     by_time: bool,
     run_filter: RunFilter,
-    plan: Plan,
+    found: Plan,
     cutoff: datetime,
     correct: bool,
-    *,
-    distinct: int | None = None,
-    exact_distinct: bool = True,
-    pivot: bool = False,
 ) -> tuple[Shape, dict[str, Any]]:
-    """The statement's shape and its parameters, named as ``statement`` binds them."""
-    params = filter_params(run_filter, cutoff)
-    for index, piece in enumerate(plan.pieces):
-        params[f"a{index}"], params[f"b{index}"] = piece.start, piece.end
-    for index, span in enumerate(plan.raw):
-        params[f"rs{index}"], params[f"re{index}"] = span.start, span.end
+    """The shape of the statement that counts ``found`` (a plan of the filter's range)
+    on ``cube``, and its parameters, named as the builders bind them."""
+    params = plan_params(found, filter_params(run_filter, cutoff))
     correction = None
-    if correct and plan.rolled is not None:
-        correction = (plan.rolled.start is not None, plan.rolled.end is not None)
-        params["cs"], params["ce"] = plan.rolled.start, plan.rolled.end
+    if correct and found.rolled is not None:
+        correction = (found.rolled.start is not None, found.rolled.end is not None)
+        params["cs"], params["ce"] = found.rolled.start, found.rolled.end
     shape = Shape(
         cube=cube,
         dimensions=tuple(dimensions),
         by_time=by_time,
         pieces=tuple(
-            (p.grain, p.start is not None, p.end is not None, p.sign) for p in plan.pieces
+            (p.grain, p.start is not None, p.end is not None, p.sign) for p in found.pieces
         ),
-        raw_signs=tuple(span.sign for span in plan.raw),
+        raw_signs=tuple(span.sign for span in found.raw),
         correction=correction,
         filter=FilterShape.of(run_filter),
-        distinct=distinct,
-        exact_distinct=exact_distinct,
-        pivot=pivot,
         outcomes=counted_outcomes(cube, run_filter),
     )
     return shape, params
 
 
+def positions(statement: Select[Any]) -> dict[str, int]:
+    """Each label's index in the rows of ``statement``: rows are then read by name at
+    the cost of a tuple index."""
+    return {name: index for index, name in enumerate(statement.selected_columns.keys())}
+
+
+def side_by_side(at: dict[str, int], labels: Sequence[str]) -> slice:
+    """The columns ``labels``, which sit side by side in this order, as one slice."""
+    start = at[labels[0]] if labels else 0
+    assert [at[label] for label in labels] == list(range(start, start + len(labels)))
+    return slice(start, start + len(labels))
+
+
+@dataclass(frozen=True, slots=True)
+class PerOutcome:
+    """Rows of (k0…, [slot], runs_<outcome>…, [events_<outcome>…]), one per key (and
+    slot): the runs and events of each counted outcome side by side."""
+
+    select: Select[Any]
+    keys: slice
+    slot: int | None
+    # Each counted outcome with the index of its runs and of its events (None: the
+    # cube has no events).
+    outcomes: tuple[tuple[str, int, int | None], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class OutcomeColumns:
+    """Rows of (k0…, [slot], runs_<outcome> of each of EFFECTIVE_OUTCOMES, events), one
+    per key (and slot): 0 runs for the outcomes the filter leaves out."""
+
+    select: Select[Any]
+    keys: slice
+    slot: int | None
+    runs: slice  # in EFFECTIVE_OUTCOMES order
+    events: int
+
+
+@dataclass(frozen=True, slots=True)
+class DistinctValues:
+    """Rows of (the keys but the counted one…, outcome, runs, events, distinct,
+    subtracted): ``distinct`` counts the counted key's values (missing excepted) that
+    have runs in the group; ``subtracted`` the rows that were subtracted."""
+
+    select: Select[Any]
+    keys: slice
+    outcome: int
+    runs: int
+    events: int
+    distinct: int
+    subtracted: int
+
+
 @lru_cache(maxsize=512)
-def statement(shape: Shape) -> Select[Any]:
-    """Rows of (keys…, [slot], measures…), grouped once in SQL; Python adds up the few
-    rows that still share keys and time bucket (``slot`` is a time inside the row's
-    bucket: the rollup bucket, or a run's start at the edges). The measures are the
-    runs of each of ``shape.outcomes`` and, for a cube with events, their events.
+def per_outcome(shape: Shape) -> PerOutcome:
+    """Summed per key (and slot) once in SQL; Python adds up the few rows that still
+    share keys and time bucket (the slot is a time inside the row's bucket: the rollup
+    bucket, or a run's start at the edges).
 
     Every part spells keys as the rollups store them ('' and -1 for a missing value),
     so that one GROUP BY sums rollup rows and runs alike; the result spells them as
-    the runs table does (NULL, exit codes as text).
+    the runs table does (NULL, exit codes as text)."""
+    rows = _union(shape, events_summed=False)
+    keys = _keys(shape, rows)
+    slot = [rows.c[SLOT]] if shape.by_time else []
+    measures = _measure_labels(shape, events_summed=False)
+    sums = [func.sum(rows.c[name]).label(name) for name in measures]
+    statement = select(*_spelled_keys(shape, keys), *slot, *sums).group_by(*keys, *slot)
+    at = positions(statement)
+    return PerOutcome(
+        select=statement,
+        keys=side_by_side(at, [key_label(i) for i in range(len(keys))]),
+        slot=at[SLOT] if shape.by_time else None,
+        outcomes=tuple(
+            (o, at[runs_label(o)], at[events_label(o)] if shape.cube.has_events else None)
+            for o in shape.outcomes
+        ),
+    )
 
-    With ``distinct`` (a cube of one outcome), that key is summed away as well and a
-    column counts its values (missing excepted) that have runs in the group: (keys but
-    one…, outcome, runs, events, distinct, subtracted). A histogram then returns one
-    row per bucket, not one per bucket and app. Exactly, values are summed first and
-    those netting to zero left out; otherwise COUNT(DISTINCT …) counts them directly
-    (half the work in SQLite), which is exact only when no row is subtracted:
-    ``subtracted`` counts the rows that were, for the caller to check.
 
-    With ``pivot``, every effective outcome is a column: (keys…, [slot], runs of each
-    of EFFECTIVE_OUTCOMES…, events), 0 for the outcomes the filter leaves out.
-    """
-    parts = [_scan(shape, index) for index in range(len(shape.pieces))]
-    parts += [_raw_part(shape, index) for index in range(len(shape.raw_signs))]
-    if shape.correction is not None:
-        parts.append(_correction_part(shape))
-    rows = (union_all(*parts) if len(parts) > 1 else parts[0]).subquery()
-    keys = [rows.c[f"k{i}"] for i in range(len(shape.dimensions))]
-    measures = [rows.c[f"m{i}"] for i in range(shape.measures)]
-    if shape.distinct is not None and not shape.exact_distinct:
-        return _counting_distinct_directly(shape, rows, keys)
-    if shape.distinct is not None:
-        return _counting_distinct(shape, rows, keys)
-    slot = [rows.c.slot] if shape.by_time else []
-    spelled = [_spelled(shape, i, key) for i, key in enumerate(keys)]
-    if not shape.pivot:
-        sums = [func.sum(m).label(m.name) for m in measures]
-        return select(*spelled, *slot, *sums).group_by(*keys, *slot)
-    at = {outcome: i for i, outcome in enumerate(shape.outcomes)}
+@lru_cache(maxsize=512)
+def outcome_columns(shape: Shape) -> OutcomeColumns:
+    """As ``per_outcome``, with a column for every effective outcome (0 for those not
+    counted) and the events of all of them in one: what summary, appStats and
+    timeSeries read."""
+    rows = _union(shape, events_summed=True)
+    keys = _keys(shape, rows)
+    slot = [rows.c[SLOT]] if shape.by_time else []
+    zero = literal_column("0", Integer)
     by_outcome = [
-        (func.sum(measures[at[o]]) if o in at else literal_column("0", Integer)).label(o)
+        (func.sum(rows.c[runs_label(o)]) if o in shape.outcomes else zero).label(runs_label(o))
         for o in EFFECTIVE_OUTCOMES
     ]
-    events = measures[len(shape.outcomes) :]
-    total = func.sum(events[0]) if events else literal_column("0", Integer)
-    return select(*spelled, *slot, *by_outcome, total.label("events")).group_by(*keys, *slot)
+    events = func.sum(rows.c[EVENTS]) if shape.cube.has_events else zero
+    statement = select(
+        *_spelled_keys(shape, keys), *slot, *by_outcome, events.label(EVENTS)
+    ).group_by(*keys, *slot)
+    at = positions(statement)
+    return OutcomeColumns(
+        select=statement,
+        keys=side_by_side(at, [key_label(i) for i in range(len(keys))]),
+        slot=at[SLOT] if shape.by_time else None,
+        runs=side_by_side(at, [runs_label(o) for o in EFFECTIVE_OUTCOMES]),
+        events=at[EVENTS],
+    )
+
+
+@lru_cache(maxsize=512)
+def distinct_summed(shape: Shape, counted: int) -> DistinctValues:
+    """Runs per key with key ``counted`` (an index in ``shape.dimensions``) summed away
+    and its values counted instead, exactly: values are summed first and those netting
+    to zero left out. For a cube of one outcome, not by time. A histogram then returns
+    one row per bucket, not one per bucket and app."""
+    assert not shape.by_time
+    rows = _union(shape, events_summed=False)
+    keys = _keys(shape, rows)
+    runs, events = rows.c[runs_label(_single_outcome(shape))], _events(shape, rows)
+    per_value = (
+        select(*keys, func.sum(runs).label(RUNS_COLUMN), func.sum(events).label(EVENTS))
+        .group_by(*keys)
+        .having((func.sum(runs) != 0) | (func.sum(events) != 0))
+        .subquery()
+    )
+    kept = [i for i in range(len(keys)) if i != counted]
+    value = func.nullif(per_value.c[key_label(counted)], _missing(shape, counted))
+    return _distinct_values(
+        select(
+            *(_spelled(shape, i, per_value.c[key_label(i)]) for i in kept),
+            _outcome_column(shape),
+            func.sum(per_value.c[RUNS_COLUMN]).label(RUNS_COLUMN),
+            func.sum(per_value.c[EVENTS]).label(EVENTS),
+            func.count(value).label(DISTINCT),
+            literal_column("0", Integer).label(SUBTRACTED),
+        ).group_by(*(per_value.c[key_label(i)] for i in kept)),
+        kept,
+    )
+
+
+@lru_cache(maxsize=512)
+def distinct_counted(shape: Shape, counted: int) -> DistinctValues:
+    """``distinct_summed``'s rows counted with COUNT(DISTINCT …) directly (half the work
+    in SQLite), which is exact only when no row is subtracted: ``subtracted`` counts
+    the rows that were, for the caller to check. Without the open-run correction."""
+    assert not shape.by_time and shape.correction is None
+    rows = _union(shape, events_summed=False)
+    keys = _keys(shape, rows)
+    runs = rows.c[runs_label(_single_outcome(shape))]
+    kept = [i for i in range(len(keys)) if i != counted]
+    value = func.nullif(keys[counted], _missing(shape, counted))
+    return _distinct_values(
+        select(
+            *(_spelled(shape, i, keys[i]) for i in kept),
+            _outcome_column(shape),
+            func.sum(runs).label(RUNS_COLUMN),
+            func.sum(_events(shape, rows)).label(EVENTS),
+            func.count(value.distinct()).label(DISTINCT),
+            func.sum(case((runs < 0, 1), else_=0)).label(SUBTRACTED),
+        ).group_by(*(keys[i] for i in kept)),
+        kept,
+    )
+
+
+def _distinct_values(statement: Select[Any], kept: list[int]) -> DistinctValues:
+    at = positions(statement)
+    return DistinctValues(
+        select=statement,
+        keys=side_by_side(at, [key_label(i) for i in kept]),
+        outcome=at[OUTCOME],
+        runs=at[RUNS_COLUMN],
+        events=at[EVENTS],
+        distinct=at[DISTINCT],
+        subtracted=at[SUBTRACTED],
+    )
 
 
 def sum_of(columns: Sequence[Any]) -> Any:
@@ -184,49 +323,23 @@ def sum_of(columns: Sequence[Any]) -> Any:
     return total
 
 
-def _single_outcome(shape: Shape) -> ColumnElement[Any]:
+def _single_outcome(shape: Shape) -> str:
     assert len(shape.outcomes) == 1, "distinct values are counted on cubes of one outcome"
-    return literal_column(f"'{shape.outcomes[0]}'", String).label("outcome")
+    return shape.outcomes[0]
 
 
-def _events(shape: Shape, rows: Any) -> Any:
-    return rows.c.m1 if shape.cube.has_events else literal_column("0", Integer)
+def _outcome_column(shape: Shape) -> ColumnElement[Any]:
+    return literal_column(f"'{_single_outcome(shape)}'", String).label(OUTCOME)
 
 
-def _counting_distinct(shape: Shape, rows: Any, keys: list[Any]) -> Select[Any]:
-    assert shape.distinct is not None and not shape.by_time
-    per_value = (
-        select(
-            *keys, func.sum(rows.c.m0).label("runs"), func.sum(_events(shape, rows)).label("events")
-        )
-        .group_by(*keys)
-        .having((func.sum(rows.c.m0) != 0) | (func.sum(_events(shape, rows)) != 0))
-        .subquery()
-    )
-    kept = [i for i in range(len(keys)) if i != shape.distinct]
-    counted = func.nullif(per_value.c[f"k{shape.distinct}"], _missing(shape, shape.distinct))
-    return select(
-        *(_spelled(shape, i, per_value.c[f"k{i}"]) for i in kept),
-        _single_outcome(shape),
-        func.sum(per_value.c.runs).label("runs"),
-        func.sum(per_value.c.events).label("events"),
-        func.count(counted).label("distinct"),
-        literal_column("0", Integer).label("subtracted"),
-    ).group_by(*(per_value.c[f"k{i}"] for i in kept))
+def _events(shape: Shape, rows: Subquery) -> Any:
+    if not shape.cube.has_events:
+        return literal_column("0", Integer)
+    return rows.c[events_label(_single_outcome(shape))]
 
 
-def _counting_distinct_directly(shape: Shape, rows: Any, keys: list[Any]) -> Select[Any]:
-    assert shape.distinct is not None and not shape.by_time and shape.correction is None
-    kept = [i for i in range(len(keys)) if i != shape.distinct]
-    counted = func.nullif(keys[shape.distinct], _missing(shape, shape.distinct))
-    return select(
-        *(_spelled(shape, i, keys[i]) for i in kept),
-        _single_outcome(shape),
-        func.sum(rows.c.m0).label("runs"),
-        func.sum(_events(shape, rows)).label("events"),
-        func.count(counted.distinct()).label("distinct"),
-        func.sum(case((rows.c.m0 < 0, 1), else_=0)).label("subtracted"),
-    ).group_by(*(keys[i] for i in kept))
+def _keys(shape: Shape, rows: Subquery) -> list[Any]:
+    return [rows.c[key_label(i)] for i in range(len(shape.dimensions))]
 
 
 def _is_code(shape: Shape, index: int) -> bool:
@@ -241,10 +354,45 @@ def _missing(shape: Shape, index: int) -> Any:
 def _spelled(shape: Shape, index: int, key: Any) -> ColumnElement[Any]:
     """A key as the runs table spells it: NULL for missing, exit codes as text."""
     missing = func.nullif(key, _missing(shape, index))
-    return (cast(missing, String) if _is_code(shape, index) else missing).label(f"k{index}")
+    return (cast(missing, String) if _is_code(shape, index) else missing).label(key_label(index))
 
 
-def _scan(shape: Shape, index: int) -> Select[Any]:
+def _spelled_keys(shape: Shape, keys: list[Any]) -> list[ColumnElement[Any]]:
+    return [_spelled(shape, i, key) for i, key in enumerate(keys)]
+
+
+# The parts of the UNION ALL. Each selects (k0…, [slot], measures…), the measures
+# labelled by ``_measure_labels``.
+
+
+def _measure_labels(shape: Shape, events_summed: bool) -> list[str]:
+    """The measure columns of every part: runs per counted outcome, then (for a cube
+    with events) events per counted outcome, or one column of them all."""
+    runs = [runs_label(o) for o in shape.outcomes]
+    if not shape.cube.has_events:
+        return runs
+    return runs + ([EVENTS] if events_summed else [events_label(o) for o in shape.outcomes])
+
+
+def _measures(
+    shape: Shape, events_summed: bool, values: Sequence[ColumnElement[Any]], sign: int = 1
+) -> list[ColumnElement[Any]]:
+    labels = _measure_labels(shape, events_summed)
+    return [
+        (value if sign > 0 else -value).label(label)
+        for label, value in zip(labels, values, strict=True)
+    ]
+
+
+def _union(shape: Shape, events_summed: bool) -> Subquery:
+    parts = [_scan(shape, events_summed, index) for index in range(len(shape.pieces))]
+    parts += [_raw_part(shape, events_summed, index) for index in range(len(shape.raw_signs))]
+    if shape.correction is not None:
+        parts.append(_correction_part(shape, events_summed))
+    return (union_all(*parts) if len(parts) > 1 else parts[0]).subquery()
+
+
+def _scan(shape: Shape, events_summed: bool, index: int) -> Select[Any]:
     """One piece: a range scan of one grain, its measures signed."""
     cube, table = shape.cube, shape.cube.table
     grain, has_start, has_end, sign = shape.pieces[index]
@@ -257,15 +405,14 @@ def _scan(shape: Shape, index: int) -> Select[Any]:
         conditions.append(table.c.bucket_start >= time_param(f"a{index}"))
     if has_end:
         conditions.append(table.c.bucket_start < time_param(f"b{index}"))
-    measures = _stored_measures(shape)
     return select(
-        *(cube.column(d).label(f"k{i}") for i, d in enumerate(shape.dimensions)),
-        *([table.c.bucket_start.label("slot")] if shape.by_time else []),
-        *((m if sign > 0 else -m).label(f"m{i}") for i, m in enumerate(measures)),
+        *(cube.column(d).label(key_label(i)) for i, d in enumerate(shape.dimensions)),
+        *([table.c.bucket_start.label(SLOT)] if shape.by_time else []),
+        *_measures(shape, events_summed, _stored_measures(shape, events_summed), sign),
     ).where(*conditions)
 
 
-def _stored_measures(shape: Shape) -> list[ColumnElement[Any]]:
+def _stored_measures(shape: Shape, events_summed: bool) -> list[ColumnElement[Any]]:
     """The measures as a rollup row holds them. A cube of one outcome has ``runs``; the
     others a column per stored outcome, where IN_PROGRESS stands for every open run and
     is read as UNFINISHED (the correction moves the recent ones back)."""
@@ -279,18 +426,18 @@ def _stored_measures(shape: Shape) -> list[ColumnElement[Any]]:
             measures.append(
                 literal_column("0", Integer) if stored is None else table.c[column(stored)]
             )
-    return _with_event_measures(shape, measures)
+    return _with_event_measures(shape, events_summed, measures)
 
 
 def _with_event_measures(
-    shape: Shape, measures: list[ColumnElement[Any]]
+    shape: Shape, events_summed: bool, measures: list[ColumnElement[Any]]
 ) -> list[ColumnElement[Any]]:
     """``measures`` (runs, then events, per counted outcome) with the events as the
-    statement counts them: per outcome, all in one column (pivot) or none."""
+    statement counts them: per outcome, all in one column, or none."""
     runs, events = measures[: len(shape.outcomes)], measures[len(shape.outcomes) :]
-    if shape.event_measures == 0:
+    if not shape.cube.has_events:
         return runs
-    if shape.event_measures == len(events):
+    if not events_summed:
         return runs + events
     counting = [m for m in events if not _is_zero(m)]
     return [*runs, sum_of(counting) if counting else literal_column("0", Integer)]
@@ -298,13 +445,6 @@ def _with_event_measures(
 
 def _is_zero(column: ColumnElement[Any]) -> bool:
     return isinstance(column, ColumnClause) and column.is_literal and column.name == "0"
-
-
-# The stored outcome column an effective outcome is read from (IN_PROGRESS: none).
-_STORED_AS = {outcome: outcome for outcome in STORED_OUTCOMES} | {
-    "UNFINISHED": "IN_PROGRESS",
-    "IN_PROGRESS": None,
-}
 
 
 def _cube_filter(shape: Shape) -> list[ColumnElement[bool]]:
@@ -331,36 +471,37 @@ def _run_keys(shape: Shape) -> list[ColumnElement[Any]]:
     ]
 
 
-def _run_measures(shape: Shape, sign: int) -> list[ColumnElement[Any]]:
-    """The measures of a group of runs, signed: runs, then events (for a cube with
-    events), of each counted outcome. A cube of one outcome (or of none) counts every
-    run the filter kept."""
+def _run_measures(shape: Shape, events_summed: bool) -> list[ColumnElement[Any]]:
+    """The measures of a group of runs: runs, then events (for a cube with events), of
+    each counted outcome. A cube of one outcome (or of none) counts every run the
+    filter kept."""
     every: ColumnElement[Any] = func.coalesce(func.sum(RUNS.c.event_count), 0)
-    measures: list[ColumnElement[Any]]
     if shape.cube.outcome is not None:
-        measures = [func.count(), every][: shape.measures]
-    else:
-        outcome = effective_outcome()
-        measures = [func.sum(case((outcome == o, 1), else_=0)) for o in shape.outcomes]
-        if shape.event_measures == 1:  # the filter kept only counted outcomes
-            measures.append(every)
-        elif shape.event_measures:
-            measures += [
-                func.sum(case((outcome == o, RUNS.c.event_count), else_=0)) for o in shape.outcomes
-            ]
-    return [(m if sign > 0 else -m).label(f"m{i}") for i, m in enumerate(measures)]
+        return [func.count(), every][: len(_measure_labels(shape, events_summed))]
+    outcome = effective_outcome()
+    measures: list[ColumnElement[Any]] = [
+        func.sum(case((outcome == o, 1), else_=0)) for o in shape.outcomes
+    ]
+    if not shape.cube.has_events:
+        return measures
+    if events_summed or len(shape.outcomes) == 1:  # the filter kept only counted outcomes
+        return [*measures, every]
+    return measures + [
+        func.sum(case((outcome == o, RUNS.c.event_count), else_=0)) for o in shape.outcomes
+    ]
 
 
-def _raw_part(shape: Shape, index: int) -> Select[Any]:
+def _raw_part(shape: Shape, events_summed: bool, index: int) -> Select[Any]:
     """One partial hour from the runs table, added or subtracted. It lies inside one
     time bucket (buckets are whole hours when rollups are read), so any of its start
     times names it."""
     keys = _run_keys(shape)
+    sign = shape.raw_signs[index]
     return (
         select(
-            *(key.label(f"k{i}") for i, key in enumerate(keys)),
-            *([func.min(RUNS.c.started_at).label("slot")] if shape.by_time else []),
-            *_run_measures(shape, shape.raw_signs[index]),
+            *(key.label(key_label(i)) for i, key in enumerate(keys)),
+            *([func.min(RUNS.c.started_at).label(SLOT)] if shape.by_time else []),
+            *_measures(shape, events_summed, _run_measures(shape, events_summed), sign),
         )
         .where(
             RUNS.c.started_at >= time_param(f"rs{index}"),
@@ -373,7 +514,7 @@ def _raw_part(shape: Shape, index: int) -> Select[Any]:
     )
 
 
-def _correction_part(shape: Shape) -> Select[Any]:
+def _correction_part(shape: Shape, events_summed: bool) -> Select[Any]:
     """Open runs seen since the cutoff within the rolled-up span: the rollups count them
     as UNFINISHED, they are IN_PROGRESS. Counted into the one and out of the other
     (where the filter keeps them)."""
@@ -397,12 +538,12 @@ def _correction_part(shape: Shape) -> Select[Any]:
         moved[o] * func.coalesce(func.sum(RUNS.c.event_count), 0) if o in moved else zero
         for o in shape.outcomes
     ]
-    measures = _with_event_measures(shape, runs + events)
+    measures = _with_event_measures(shape, events_summed, runs + events)
     return (
         select(
-            *(key.label(f"k{i}") for i, key in enumerate(keys)),
-            *(column.label("slot") for column in slot),
-            *(m.label(f"m{i}") for i, m in enumerate(measures)),
+            *(key.label(key_label(i)) for i, key in enumerate(keys)),
+            *(column.label(SLOT) for column in slot),
+            *_measures(shape, events_summed, measures),
         )
         .where(*conditions)
         .group_by(*keys, *slot)
