@@ -12,9 +12,14 @@ from aiohttp import web
 from strawberry.dataloader import DataLoader
 
 from live.broker import RunBroker
+from resolvers.compare import previous_window
+from schema.analytics import ComparePeriod, TimeWindow
+from schema.context import SchemaContext
 from service.settings import Settings
 from storage.analytics.durations import duration_percentiles
 from storage.analytics.filters import RunFilter
+from storage.analytics.outcomes import OutcomeCounts
+from storage.analytics.summary import AppOrder, app_counts, summarize
 from storage.engine import Database
 from storage.model.dimensions import Dimension
 from storage.reads.runs import events_by_run
@@ -24,7 +29,9 @@ T = TypeVar("T")
 
 
 @dataclass
-class Context:
+class Context(SchemaContext):
+    """Subclassing the Protocol has mypy check that the types get what they ask for."""
+
     request: web.Request | None
     settings: Settings
     database: Database
@@ -70,3 +77,35 @@ class Context:
             return {keys[0]: values for (keys, _), values in found.items()}
 
         return await self.memo(("app_durations", *run_filter.cache_key()), compute)
+
+    async def previous_summary(
+        self, run_filter: RunFilter, period: ComparePeriod
+    ) -> tuple[TimeWindow, OutcomeCounts]:
+        window = previous_window(run_filter, period)
+        earlier = run_filter.with_range(window.since, window.until)
+        async with self.database.reader.connect() as conn:
+            counts = await summarize(
+                conn, run_filter=earlier, cutoff=self.cutoff, use_rollups=self.use_rollups
+            )
+        return window, counts
+
+    async def previous_app_counts(
+        self, run_filter: RunFilter, period: ComparePeriod
+    ) -> tuple[TimeWindow, dict[str, OutcomeCounts]]:
+        window = previous_window(run_filter, period)
+        earlier = run_filter.with_range(window.since, window.until)
+
+        async def compute() -> dict[str, OutcomeCounts]:
+            async with self.database.reader.connect() as conn:
+                rows = await app_counts(
+                    conn,
+                    run_filter=earlier,
+                    cutoff=self.cutoff,
+                    order_by=AppOrder.RUNS_DESC,
+                    min_runs=0,
+                    first=1_000_000,
+                    use_rollups=self.use_rollups,
+                )
+            return {row.app: row.counts for row in rows}
+
+        return window, await self.memo(("previous_apps", *earlier.cache_key()), compute)

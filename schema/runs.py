@@ -11,7 +11,7 @@ from ingest.run_record import RunRecord
 from schema.enums import Kind, Outcome
 
 if TYPE_CHECKING:
-    from resolvers.context import Context
+    from schema.context import SchemaContext
 
 
 @strawberry.type(description="One stored report of a run.")
@@ -79,7 +79,7 @@ class Run:
     event_count: int = strawberry.field(description="Stored reports (client retries count once).")
 
     @strawberry.field(description="Every stored report of this run, by event time.")
-    async def events(self, info: strawberry.Info[Context, None]) -> list[RunEvent]:
+    async def events(self, info: strawberry.Info[SchemaContext, None]) -> list[RunEvent]:
         rows = await info.context.events_loader.load(str(self.id))
         return [
             RunEvent(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import strawberry
 
@@ -17,11 +17,9 @@ from schema.analytics import (
     rate_delta,
     to_rate,
 )
+from schema.context import SchemaContext
 from storage.analytics.filters import RunFilter as StorageFilter
 from storage.analytics.outcomes import OutcomeCounts
-
-if TYPE_CHECKING:
-    from resolvers.context import Context
 
 
 @strawberry.type(description="Runs by outcome and the success rate, over the filter.")
@@ -41,11 +39,9 @@ class Summary(RunOutcomeCounts):
 
     @strawberry.field(description="The same numbers for the previous window, and the deltas.")
     async def compare(
-        self, info: strawberry.Info[Context, None], previous: ComparePeriod
+        self, info: strawberry.Info[SchemaContext, None], previous: ComparePeriod
     ) -> SummaryComparison:
-        from resolvers.compare import previous_summary
-
-        window, counts = await previous_summary(info.context, self.run_filter, previous)
+        window, counts = await info.context.previous_summary(self.run_filter, previous)
         return SummaryComparison(
             window=window,
             previous=Summary.of(counts, self.run_filter.with_range(window.since, window.until)),
@@ -97,20 +93,18 @@ class AppStats(RunOutcomeCounts):
     @strawberry.field(
         description="Nearest-rank median of durationSeconds over successful runs with one."
     )
-    async def duration_p50(self, info: strawberry.Info[Context, None]) -> int | None:
+    async def duration_p50(self, info: strawberry.Info[SchemaContext, None]) -> int | None:
         return (await info.context.app_durations(self.run_filter)).get(self.app, {}).get(50)
 
     @strawberry.field(description="Nearest-rank 95th percentile, as durationP50.")
-    async def duration_p95(self, info: strawberry.Info[Context, None]) -> int | None:
+    async def duration_p95(self, info: strawberry.Info[SchemaContext, None]) -> int | None:
         return (await info.context.app_durations(self.run_filter)).get(self.app, {}).get(95)
 
     @strawberry.field(description="This app's numbers for the previous window, and the deltas.")
     async def compare(
-        self, info: strawberry.Info[Context, None], previous: ComparePeriod
+        self, info: strawberry.Info[SchemaContext, None], previous: ComparePeriod
     ) -> AppStatsComparison:
-        from resolvers.compare import previous_app_counts
-
-        window, by_app = await previous_app_counts(info.context, self.run_filter, previous)
+        window, by_app = await info.context.previous_app_counts(self.run_filter, previous)
         counts = by_app.get(self.app, OutcomeCounts())
         earlier = self.run_filter.with_range(window.since, window.until)
         return AppStatsComparison(
