@@ -2,21 +2,17 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator
-from typing import Any, TypeGuard
 
-import orjson
 import structlog
 from aiohttp import web
 from sqlalchemy import text
-from strawberry.aiohttp.views import GraphQLView
 
+from graphql_api.schema import build_schema
+from graphql_api.view import InstallstatsGraphQLView
 from live.sockets import OpenWebSockets
 from live.wiring import start_live_updates
-from resolvers.context import Context
 from rest import ingest, legacy_reads
-from schema.build import build_schema
 from service.jsonutil import json_response
 from service.keys import BROKER, DATABASE, SETTINGS, WEBSOCKETS, WRITER
 from service.logs import AccessLogger, configure_logging
@@ -27,44 +23,6 @@ from storage.migrate import upgrade_to_head
 from storage.writer.group_commit import IngestWriter
 
 log = structlog.get_logger(__name__)
-
-
-class InstallstatsGraphQLView(GraphQLView[Context, None]):
-    def decode_json(self, data: str | bytes) -> object:
-        """orjson (its errors are json.JSONDecodeError, which Strawberry answers 400);
-        the standard parser for what orjson refuses, such as integers beyond 64 bits."""
-        try:
-            return orjson.loads(data)
-        except orjson.JSONDecodeError:
-            return json.loads(data)
-
-    def encode_json(self, data: object) -> str | bytes:
-        # Text, not bytes: WebSocket messages must be text frames.
-        try:
-            return orjson.dumps(data).decode()
-        except TypeError:
-            return json.dumps(data, separators=(",", ":"))
-
-    def is_websocket_request(self, request: web.Request) -> TypeGuard[web.Request]:
-        # Strawberry's check builds a WebSocketResponse; only a GET can be an upgrade.
-        return request.method == "GET" and super().is_websocket_request(request)
-
-    async def get_context(self, request: web.Request, response: Any) -> Context:
-        app = request.app
-        return Context(
-            request=request,
-            settings=app[SETTINGS],
-            database=app[DATABASE],
-            writer=app[WRITER],
-            broker=app[BROKER],
-        )
-
-    async def create_websocket_response(
-        self, request: web.Request, subprotocol: str | None
-    ) -> web.WebSocketResponse:
-        socket = await super().create_websocket_response(request, subprotocol)
-        request.app[WEBSOCKETS].add(socket)  # closed first on shutdown (live/sockets.py)
-        return socket
 
 
 async def _storage(app: web.Application) -> AsyncIterator[None]:

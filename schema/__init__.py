@@ -1,1 +1,1 @@
-"""Strawberry types, inputs, enums and the Schema object."""
+"""Strawberry types, inputs and enums (graphql_api assembles them into the Schema)."""

@@ -19,8 +19,8 @@ import pytest
 import pytest_asyncio
 import strawberry
 
+from graphql_api.schema import build_schema
 from resolvers.context import Context
-from schema.build import build_schema
 from service.settings import Settings
 from storage.engine import Database, open_database
 from storage.writer.group_commit import IngestWriter

@@ -2,8 +2,8 @@
 
 ``schema/reports.py`` builds the report inputs from graphql-core's value with a name
 map (the ``from_input`` hook) instead of Strawberry's field-by-field conversion, and
-``schema/build.py`` runs the per-request extensions as one, with a validation cache
-looked up by document identity. These tests run the real schema without a store: the
+``graphql_api/guards.py`` runs the per-request extensions as one, with a validation
+result kept on each cached document. These tests run the real schema without a store: the
 same mutations with and without the input shortcut must hand the same raw reports to
 the builder and answer the same, and the caches must hit.
 """
@@ -20,10 +20,10 @@ import strawberry
 from strawberry.types.base import get_object_definition
 
 import resolvers.reports
-import schema.build
+from graphql_api.guards import RequestGuards
+from graphql_api.schema import build_schema
 from ingest.report import Report, build_report
 from resolvers.context import Context
-from schema.build import build_schema
 from schema.reports import InstallReportInput, UpdateReportInput, _python_names
 from service.settings import Settings
 from storage.writer.group_commit import Overloaded
@@ -172,34 +172,44 @@ def test_only_plain_scalar_inputs_take_the_shortcut() -> None:
         _python_names(Nested, strawberry.schema.config.StrawberryConfig().name_converter)
 
 
-def _parse_hits() -> int:
-    return int(schema.build._CACHED_PARSE.cache_info().hits)  # type: ignore[attr-defined]
-
-
-async def test_parse_and_validation_caches_hit(monkeypatch: pytest.MonkeyPatch) -> None:
-    validations: list[object] = []
-    real_validate = schema.build._CACHED_VALIDATE
-
-    def counting_validate(*args: Any) -> Any:
-        validations.append(args[1])
-        return real_validate(*args)
-
-    monkeypatch.setattr(schema.build, "_CACHED_VALIDATE", counting_validate)
+async def test_parse_and_validation_caches_hit() -> None:
     settings = Settings()
     graphql_schema = build_schema(settings)
+    [guards] = graphql_schema.extensions
+    assert isinstance(guards, RequestGuards)
     context = Context(request=None, settings=settings, database=None, writer=_Writer())  # type: ignore[arg-type]
-    parse_hits = _parse_hits()
     for index in range(5):
         variables = {"i": {"randomId": f"cache-{index}", "app": "debian", "status": "installing"}}
+        query = MUTATIONS["install"] + "\n"  # a new string, as each request's body gives
         result = await graphql_schema.execute(
-            MUTATIONS["install"], variable_values=variables, context_value=context
+            query, variable_values=variables, context_value=context
         )
         assert result.errors is None
-    assert _parse_hits() >= parse_hits + 4
-    assert len(validations) == 1  # the document was validated once, then looked up
-    invalid = await graphql_schema.execute("{ nosuchfield }", context_value=context)
-    assert invalid.errors and "nosuchfield" in invalid.errors[0].message
-    assert len(validations) == 2
+    assert (guards.parses, guards.validations) == (1, 1)  # then looked up four times
+    for _ in range(2):
+        invalid = await graphql_schema.execute("{ nosuchfield }", context_value=context)
+        assert invalid.errors and "nosuchfield" in invalid.errors[0].message
+    assert (guards.parses, guards.validations) == (2, 2)  # invalid documents are kept too
+
+
+async def test_each_schema_validates_against_its_own_limits() -> None:
+    """The caches are per schema: a document one schema accepted is validated anew by
+    another, whose alias limit refuses it."""
+    query = (
+        "mutation($i: InstallReportInput!) { a: reportInstall(input: $i) { __typename } "
+        "b: reportInstall(input: $i) { __typename } }"
+    )
+    variables = {"i": {"randomId": "aliases-1", "app": "debian", "status": "installing"}}
+    schemas = [build_schema(Settings(graphql_max_aliases=limit)) for limit in (2, 1, 2)]
+    context = Context(request=None, settings=Settings(), database=None, writer=_Writer())  # type: ignore[arg-type]
+    answers = []
+    for graphql_schema in schemas:
+        result = await graphql_schema.execute(
+            query, variable_values=variables, context_value=context
+        )
+        answers.append([error.message for error in result.errors or []])
+    assert answers[0] == answers[2] == []
+    assert len(answers[1]) == 1 and "2 aliases" in answers[1][0] and "Allowed: 1" in answers[1][0]
 
 
 class _FailingWriter:

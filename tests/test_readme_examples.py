@@ -11,7 +11,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient
 from graphql import parse, validate
 
-from schema.build import build_schema
+from graphql_api.schema import build_schema
 from service.settings import Settings
 from tests.utils.reference_data import generate_dataset, load_dataset
 

@@ -17,6 +17,7 @@ from sqlalchemy.types import TypeDecorator
 from strawberry.types.base import get_object_definition
 from strawberry.types.enum import StrawberryEnumDefinition
 
+from graphql_api.schema import build_schema
 from ingest.merge import new_run
 from ingest.report import build_report
 from ingest.run_record import (
@@ -39,7 +40,6 @@ from ingest.statuses import (
 )
 from schema import enums as schema_enums
 from schema.analytics import RunOutcomeCounts, outcome_fields
-from schema.build import build_schema
 from service.settings import Settings
 from storage.analytics import filters
 from storage.analytics.outcomes import OutcomeCounts
