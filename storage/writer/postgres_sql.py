@@ -23,6 +23,7 @@ from storage.model.tables import EVENT_COLUMNS, EVENTS, RUN_COLUMNS, RUNS
 from storage.model.types import UTCDateTime
 from storage.writer.rollup_deltas import RollupRow
 from storage.writer.sql_common import (
+    EVENT_RAW,
     RUN_EVENT_COLUMNS,
     WRITTEN,
     IngestSql,
@@ -104,10 +105,8 @@ class PostgresIngestSql(IngestSql):
         read_versions = [
             0 if change.before is None else change.before["event_count"] for change in changes
         ]
-        params: list[Any] = [
-            [json_text(e[name]) if name == "raw" else e[name] for e in events]
-            for name in EVENT_COLUMNS
-        ]
+        params: list[Any] = [[event[name] for event in events] for name in EVENT_COLUMNS]
+        params[EVENT_RAW] = [json_text(raw) for raw in params[EVENT_RAW]]
         params += [[run[name] for run in runs] for name in RUN_COLUMNS]
         for table in ROLLUP_KEYS:
             rows = rollups.get(table, ())
