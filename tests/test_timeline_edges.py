@@ -7,6 +7,7 @@ their UTC offsets), not computed with storage.analytics.timeline.
 
 from __future__ import annotations
 
+from dataclasses import FrozenInstanceError, fields
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -19,8 +20,10 @@ from storage.analytics.timeline import (
     HOUR,
     Interval,
     Piece,
+    Plan,
     RawSpan,
     Span,
+    _merged,
     bucket_floor,
     bucket_index,
     bucket_starts,
@@ -119,6 +122,45 @@ def test_costs_choose_hours_for_a_short_stretch_and_the_day_for_a_long_one() -> 
         Piece("d", utc(2026, 3, 4), utc(2026, 3, 5), 1),
         Piece("h", utc(2026, 3, 4, 18), utc(2026, 3, 5), -1),
     ]
+
+
+def test_a_range_in_the_first_hours_of_today_is_read_as_hours() -> None:
+    """Today's day row costs only its part before now: 0.5 + 8 × 17.7/24 ≈ 6.4, plus the
+    hours from 10:00 to now (0.5 + 7.7): more than the ten hours (10.5)."""
+    found = plan(utc(2026, 11, 27), utc(2026, 11, 27, 10), ("h", "d"), NOW)
+    assert found.pieces == [Piece("h", utc(2026, 11, 27), utc(2026, 11, 27, 10), 1)]
+
+
+def test_merging_compares_each_piece_with_the_last_merged_one() -> None:
+    pieces = [
+        Piece("h", utc(2026, 3, 4, 1), utc(2026, 3, 4, 2), 1),
+        Piece("h", utc(2026, 3, 4, 5), utc(2026, 3, 4, 6), 1),
+        Piece("h", utc(2026, 3, 4, 6), utc(2026, 3, 4, 7), 1),
+        Piece("h", utc(2026, 3, 4, 7), utc(2026, 3, 4, 8), -1),
+        Piece("d", None, utc(2026, 3, 4), 1),
+    ]
+    assert _merged(pieces[::-1]) == [
+        Piece("d", None, utc(2026, 3, 4), 1),
+        Piece("h", utc(2026, 3, 4, 7), utc(2026, 3, 4, 8), -1),
+        Piece("h", utc(2026, 3, 4, 1), utc(2026, 3, 4, 2), 1),
+        Piece("h", utc(2026, 3, 4, 5), utc(2026, 3, 4, 7), 1),
+    ]
+
+
+def test_plan_parts_are_immutable_values() -> None:
+    """Plans are cached and shared between queries: none of their parts may change."""
+    parts: list[Piece | RawSpan | Span | Plan] = [
+        Piece("h", None, None, 1),
+        RawSpan(None, None),
+        Span(None, None),
+        plan(None, None, ("h",), NOW),
+    ]
+    for part in parts:
+        # A frozen slotted dataclass refuses with FrozenInstanceError, or with TypeError
+        # where Python 3.11's zero-argument super() in slotted classes trips first.
+        with pytest.raises((FrozenInstanceError, TypeError)):
+            setattr(part, fields(part)[0].name, None)
+        assert not hasattr(part, "__dict__")
 
 
 def test_adjacent_pieces_of_one_grain_are_merged() -> None:
@@ -254,6 +296,13 @@ def test_week_and_month_buckets_step_on_the_local_calendar() -> None:
         datetime(2027, 1, 1, tzinfo=BERLIN),
         datetime(2027, 2, 1, tzinfo=BERLIN),
     ]
+    # An odd year's December too (a year step by XOR would land in 2026 here).
+    assert bucket_starts(utc(2027, 12, 5), utc(2028, 1, 2), Interval.MONTH, UTC_ZONE, 9) == [
+        utc(2027, 12, 1),
+        utc(2028, 1, 1),
+        utc(2028, 2, 1),
+    ]
+    assert grain_next(utc(2027, 12, 1), "m") == utc(2028, 1, 1)
 
 
 def test_a_midnight_skipped_by_dst_starts_its_day_at_the_end_of_the_gap() -> None:
