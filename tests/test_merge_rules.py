@@ -9,12 +9,13 @@ status, a real terminal beats unknown, and a later terminal corrects an earlier 
 
 from __future__ import annotations
 
+from dataclasses import FrozenInstanceError
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
-from ingest.merge import fold, fold_all, new_run
+from ingest.merge import RunChange, fold, fold_all, new_run
 from ingest.report import Report, build_report
 from ingest.run_record import NO_DESCRIPTION
 
@@ -66,6 +67,25 @@ def test_a_new_run_from_its_first_progress_report() -> None:
     # new_run itself counts no event yet: fold adds each one.
     assert new_run(first)["event_count"] == 0
     assert new_run(first)["last_order_key"] == ""
+
+
+def test_new_run_and_progress_keep_the_raw_spelling_of_the_status() -> None:
+    shouted = report("INSTALLING", 0)
+    assert (shouted.status_raw, shouted.status) == ("INSTALLING", "installing")
+    assert new_run(shouted)["status"] == "INSTALLING"
+    assert new_run(shouted)["status_normalised"] == "installing"
+    run = fold_all([shouted, report("Configuring", 1)])
+    assert (run["status"], run["status_normalised"]) == ("Configuring", "configuring")
+
+
+def test_a_run_change_is_an_immutable_pair() -> None:
+    after = fold(None, report("installing", 0))
+    change = RunChange(None, after)
+    assert (change.before, change.after) == (None, after)
+    assert change == RunChange(before=None, after=after)
+    with pytest.raises((FrozenInstanceError, TypeError)):
+        change.before = after  # type: ignore[misc]
+    assert not hasattr(change, "__dict__")
 
 
 def test_fold_does_not_change_the_run_it_is_given() -> None:
