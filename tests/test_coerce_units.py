@@ -145,6 +145,11 @@ def test_int_parser_takes_clean_values_inline_and_others_through_as_int() -> Non
     assert parse("exit_code", "1K") == 0  # 1/1024 MiB
     assert parse("exit_code", " 12 ") == 12
     assert parse("exit_code", None) is None
+    # Over 4300 digits int() itself refuses: the inline path must leave such text to
+    # as_int, whose float is infinite.
+    assert error_of(parse, "exit_code", "1" * 5000) == (
+        "invalid_number", "exit_code must be a finite number", "exit_code",
+    )  # fmt: skip
     for bad in (256, -1, "256", "12345678901", "1G", True):
         with pytest.raises(ReportError):
             parse("exit_code", bad)

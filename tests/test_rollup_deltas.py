@@ -260,3 +260,46 @@ def test_a_changed_kind_moves_every_dimension_row() -> None:
     rows = rollup_rows([RunChange(run(start), run(start, kind="UPDATE"))])
     assert len(rows[ROLLUP_DIMENSION]) == len(DIMENSIONS) * 4
     assert {(row[3], row[-1]) for row in rows[ROLLUP_DIMENSION]} == {("INSTALL", -1), ("UPDATE", 1)}
+
+
+def test_two_runs_in_one_dimension_row_add_up_and_move_together() -> None:
+    """Two new runs in one hour share every dimension row (2 each); both moved to the
+    previous hour by late reports take 2 from the old rows and give 2 to the new."""
+    old, new = at(2026, 5, 4, 12, 10), at(2026, 5, 4, 11, 50)
+    first = run(old, id="a", os_type="debian")
+    second = run(old, id="b", os_type="debian")
+    added = rollup_deltas([RunChange(None, first), RunChange(None, second)])
+    assert added[ROLLUP_DIMENSION][("OS_TYPE", "h", at(2026, 5, 4, 12), "INSTALL", "debian")] == [2]
+    assert set(map(tuple, added[ROLLUP_DIMENSION].values())) == {(2,)}
+    moved = rollup_deltas(
+        [
+            RunChange(first, run(new, id="a", os_type="debian")),
+            RunChange(second, run(new, id="b", os_type="debian")),
+        ]
+    )
+    rows = moved[ROLLUP_DIMENSION]
+    assert rows[("OS_TYPE", "h", at(2026, 5, 4, 12), "INSTALL", "debian")] == [-2]
+    assert rows[("OS_TYPE", "h", at(2026, 5, 4, 11), "INSTALL", "debian")] == [2]
+    assert rows[("TYPE", "d", at(2026, 5, 4), "INSTALL", "")] == [0]
+
+
+def test_equal_values_built_apart_are_the_same_dimension_value() -> None:
+    """Runs read back from the store hold equal, not identical, strings."""
+    start = at(2026, 5, 4, 12)
+    before = run(start, events=1, os_type="debian")
+    after = run(start, events=2, os_type="".join(["deb", "ian"]))
+    assert before["os_type"] is not after["os_type"]
+    assert rollup_deltas([RunChange(before, after)])[ROLLUP_DIMENSION] == {}
+
+
+def test_every_measure_is_an_integer() -> None:
+    """The measures are bound to integer columns: a float (from a / somewhere) would
+    store 1.0 on SQLite and fail on PostgreSQL."""
+    start = at(2026, 5, 4, 12)
+    before = run(start, "FAILED", exit_code=1, error_category="general")
+    after = run(at(2026, 5, 3, 12), "FAILED", events=3, exit_code=2, error_category="x")
+    for rows in rollup_rows([RunChange(None, before), RunChange(before, after)]).values():
+        for row in rows:
+            assert all(
+                type(value) is int for value in row if not isinstance(value, (str, datetime))
+            ), row
