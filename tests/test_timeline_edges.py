@@ -131,6 +131,31 @@ def test_a_range_in_the_first_hours_of_today_is_read_as_hours() -> None:
     assert found.pieces == [Piece("h", utc(2026, 11, 27), utc(2026, 11, 27, 10), 1)]
 
 
+def test_the_probe_cost_of_each_piece_tips_twelve_hours_of_today_to_hours() -> None:
+    """Today to 12:00 with now 17:42:13: the day row less 12:00 to now costs
+    (0.5 + 8 × 17.7036/24) + (0.5 + 5.7036) ≈ 12.605, the 12 hours 12.5: hours. Without
+    the 0.5 a piece costs, the day row would win."""
+    found = plan(utc(2026, 11, 27), utc(2026, 11, 27, 12), ("h", "d"), NOW)
+    assert found.pieces == [Piece("h", utc(2026, 11, 27), utc(2026, 11, 27, 12), 1)]
+
+
+def test_a_tie_in_cost_keeps_the_finer_pieces() -> None:
+    """Now 17:37:30: the day row so far costs 0.5 + 8 × 47/64 = 6.375 and 12:00 to now
+    0.5 + 5.625, together exactly the 12.5 of twelve hour rows: no subtraction."""
+    now = utc(2026, 11, 27, 17, 37, 30)
+    found = plan(utc(2026, 11, 27), utc(2026, 11, 27, 12), ("h", "d"), now)
+    assert found.pieces == [Piece("h", utc(2026, 11, 27), utc(2026, 11, 27, 12), 1)]
+
+
+def test_pieces_starting_exactly_now_may_be_subtracted_without_subtracting_the_past() -> None:
+    now = utc(2026, 11, 27, 18)
+    found = plan(utc(2026, 11, 27), now, ("h", "d"), now, subtract_past=False)
+    assert found.pieces == [
+        Piece("d", utc(2026, 11, 27), utc(2026, 11, 28), 1),
+        Piece("h", now, utc(2026, 11, 28), -1),
+    ]
+
+
 def test_merging_compares_each_piece_with_the_last_merged_one() -> None:
     pieces = [
         Piece("h", utc(2026, 3, 4, 1), utc(2026, 3, 4, 2), 1),
