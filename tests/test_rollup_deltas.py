@@ -303,3 +303,55 @@ def test_every_measure_is_an_integer() -> None:
             assert all(
                 type(value) is int for value in row if not isinstance(value, (str, datetime))
             ), row
+
+
+def test_error_rows_shared_by_two_runs_add_and_remove_as_integers() -> None:
+    start, later = at(2026, 5, 4, 12), at(2026, 5, 4, 11)
+    one = run(start, "FAILED", exit_code=1, error_category="general", id="a")
+    other = run(start, "FAILED", exit_code=1, error_category="general", id="b")
+    key = ("h", start, "INSTALL", "jellyfin", 1, "general")
+    added = rollup_deltas([RunChange(None, one), RunChange(None, other)])[ROLLUP_ERROR]
+    assert added[key] == [2] and type(added[key][0]) is int
+    moved = rollup_deltas(
+        [
+            RunChange(one, run(later, "FAILED", exit_code=1, error_category="general", id="a")),
+            RunChange(other, run(later, "FAILED", exit_code=1, error_category="general", id="b")),
+        ]
+    )[ROLLUP_ERROR]
+    assert moved[key] == [-2] and type(moved[key][0]) is int
+    assert moved[("h", later, "INSTALL", "jellyfin", 1, "general")] == [2]
+
+
+def test_only_failed_runs_have_error_rows() -> None:
+    start = at(2026, 5, 4, 12)
+    for outcome in ("ABORTED", "SUCCESS", "UNKNOWN", "IN_PROGRESS"):
+        deltas = rollup_deltas([RunChange(None, run(start, outcome, exit_code=130))])
+        assert deltas[ROLLUP_ERROR] == {}, outcome
+    aborted = run(start, "ABORTED", exit_code=130)
+    failed = run(start, "FAILED", exit_code=130, events=2)
+    assert len(rollup_deltas([RunChange(aborted, failed)])[ROLLUP_ERROR]) == 3
+    assert [row[-1] for row in rollup_rows([RunChange(failed, aborted)])[ROLLUP_ERROR]] == [-1] * 3
+
+
+def test_a_failed_run_that_only_gains_an_event_moves_no_error_or_dimension_row() -> None:
+    """Keys built apart (as a run read back from the store has them) still compare
+    equal: kind, start and error key are compared by value."""
+    start = at(2026, 5, 4, 12)
+    before = run(start, "FAILED", exit_code=1, error_category="general")
+    after = run(
+        at(2026, 5, 4, 12, 0, 0, 0),
+        "FAILED",
+        events=2,
+        exit_code=1,
+        error_category="".join(["gen", "eral"]),
+        kind="".join(["INST", "ALL"]),
+    )
+    assert after["kind"] is not before["kind"] and after["started_at"] is not start
+    deltas = rollup_deltas([RunChange(before, after)])
+    assert deltas[ROLLUP_ERROR] == {} and deltas[ROLLUP_DIMENSION] == {}
+
+
+def test_a_kind_changed_either_way_moves_every_dimension_row() -> None:
+    start = at(2026, 5, 4, 12)
+    rows = rollup_rows([RunChange(run(start, kind="UPDATE"), run(start, kind="INSTALL"))])
+    assert len(rows[ROLLUP_DIMENSION]) == len(DIMENSIONS) * 4
