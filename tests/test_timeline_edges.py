@@ -15,6 +15,7 @@ import pytest
 from sqlalchemy import create_engine, literal, select
 
 from storage.analytics.timeline import (
+    _SECONDS,
     DAY,
     GRAIN_WEIGHT,
     HOUR,
@@ -81,6 +82,13 @@ def test_a_range_inside_one_hour_is_read_from_the_runs_table_alone() -> None:
     assert found.raw == [RawSpan(since, utc(2026, 3, 1, 6))] and found.pieces == []
 
 
+def test_a_range_across_one_hour_boundary_without_a_whole_hour_is_one_raw_span() -> None:
+    since, until = utc(2026, 3, 1, 5, 10), utc(2026, 3, 1, 6, 20)
+    found = plan(since, until, ("h", "d"), NOW)
+    assert found.raw == [RawSpan(since, until)]
+    assert found.pieces == [] and found.rolled is None
+
+
 def test_a_range_of_exactly_one_past_hour_is_one_hour_piece() -> None:
     found = plan(utc(2026, 3, 1, 5), utc(2026, 3, 1, 6), ("h", "d", "m"), NOW)
     assert found.raw == []
@@ -139,6 +147,23 @@ def test_the_probe_cost_of_each_piece_tips_twelve_hours_of_today_to_hours() -> N
     assert found.pieces == [Piece("h", utc(2026, 11, 27), utc(2026, 11, 27, 12), 1)]
 
 
+def test_one_probe_more_costs_half_an_hour_row() -> None:
+    """Now 17:15: the day row so far (0.5 + 8 × 0.71875 = 6.25) less 12:00 to now
+    (0.5 + 5.25) costs 12.0, twelve hour rows 12.5: the day row, by less than the 0.5
+    probe each extra piece costs."""
+    now = utc(2026, 11, 27, 17, 15)
+    found = plan(utc(2026, 11, 27), utc(2026, 11, 27, 12), ("h", "d"), now)
+    assert found.pieces == [
+        Piece("d", utc(2026, 11, 27), utc(2026, 11, 28), 1),
+        Piece("h", utc(2026, 11, 27, 12), utc(2026, 11, 28), -1),
+    ]
+
+
+def test_the_cost_model_counts_rows_per_bucket_length() -> None:
+    """An hour row per 3600 s, a day row per 86,400 s, a month row per 30 days."""
+    assert _SECONDS == {"h": 3600.0, "d": 86400.0, "m": 30 * 86400.0}
+
+
 def test_a_tie_in_cost_keeps_the_finer_pieces() -> None:
     """Now 17:37:30: the day row so far costs 0.5 + 8 × 47/64 = 6.375 and 12:00 to now
     0.5 + 5.625, together exactly the 12.5 of twelve hour rows: no subtraction."""
@@ -164,6 +189,13 @@ def test_merging_compares_each_piece_with_the_last_merged_one() -> None:
         Piece("h", utc(2026, 3, 4, 7), utc(2026, 3, 4, 8), -1),
         Piece("d", None, utc(2026, 3, 4), 1),
     ]
+    # A piece open at the start sorts first, so the piece after it can join it.
+    assert _merged(
+        [
+            Piece("h", utc(2026, 3, 4, 1), utc(2026, 3, 4, 2), 1),
+            Piece("h", None, utc(2026, 3, 4, 1), 1),
+        ]
+    ) == [Piece("h", None, utc(2026, 3, 4, 2), 1)]
     assert _merged(pieces[::-1]) == [
         Piece("d", None, utc(2026, 3, 4), 1),
         Piece("h", utc(2026, 3, 4, 7), utc(2026, 3, 4, 8), -1),
@@ -357,6 +389,7 @@ def test_bucket_index_finds_each_bucket_and_nothing_outside(buckets: int) -> Non
         assert _index_in_sql(edges[index + 1] - timedelta(microseconds=1), edges) == index
     assert _index_in_sql(edges[0] - timedelta(microseconds=1), edges) is None
     assert _index_in_sql(edges[-1], edges) is None
+    assert _index_in_sql(edges[-1] + timedelta(days=3), edges) is None
 
 
 def test_bucket_index_needs_a_bucket() -> None:
