@@ -122,19 +122,47 @@ def make_copy(workdir: Path, resume: bool = False) -> None:
 
 
 def _prepare_session(
-    config: str, session: Path, module_path: str, workdir: Path, env: dict[str, str]
+    config: str,
+    session: Path,
+    module_path: str,
+    workdir: Path,
+    env: dict[str, str],
+    equivalents: list[Equivalent],
 ) -> str:
-    """Resume a session of the same module source (its survivors run again against the
-    current tests, its pending mutants run); anything else starts a new one."""
+    """Resume a session of the same module source (its survivors that are not known
+    equivalents run again against the current tests, its pending mutants run); anything
+    else starts a new one."""
     digest = hashlib.sha256((workdir / module_path).read_bytes()).hexdigest()
     stamp = session.with_suffix(".sha256")
     if session.exists() and stamp.exists() and stamp.read_text() == digest:
+        source = (workdir / module_path).read_text()
         with sqlite3.connect(session) as db:
-            db.execute("DELETE FROM work_results WHERE test_outcome = 'SURVIVED'")
+            survivors = db.execute(
+                "SELECT r.job_id, m.operator_name, m.start_pos_row, m.start_pos_col"
+                " FROM work_results r JOIN mutation_specs m USING (job_id)"
+                " WHERE r.test_outcome = 'SURVIVED'"
+            ).fetchall()
+            for job_id, operator, row, col in survivors:
+                if not _is_equivalent(source, module_path, operator, (row, col), equivalents):
+                    db.execute("DELETE FROM work_results WHERE job_id = ?", (job_id,))
         return "resumed"
     _cosmic_ray("init", "--force", config, str(session), workdir=workdir, env=env)
     stamp.write_text(digest)
     return "new"
+
+
+def _is_equivalent(
+    source: str,
+    module_path: str,
+    operator: str,
+    start: tuple[int, int],
+    equivalents: list[Equivalent],
+) -> bool:
+    """Inside a postponed annotation, or listed in mutation/equivalent.toml."""
+    if any(low <= start < high for low, high in annotation_spans(source)):
+        return True
+    code = source.splitlines()[start[0] - 1].strip()
+    return Equivalent(module_path, operator, code) in equivalents
 
 
 def _environment(workdir: Path) -> dict[str, str]:
@@ -177,7 +205,7 @@ def run_module(
     started = time.monotonic()
     _cosmic_ray("baseline", config, workdir=workdir, env=env)
     module_path = tomllib.loads((workdir / config).read_text())["cosmic-ray"]["module-path"]
-    how = _prepare_session(config, session, module_path, workdir, env)
+    how = _prepare_session(config, session, module_path, workdir, env, equivalents)
     print(f"{name}: {how} session", flush=True)
     _cosmic_ray("exec", config, str(session), workdir=workdir, env=env)
     seconds = time.monotonic() - started
