@@ -46,7 +46,7 @@ def error_of(call, *args) -> tuple[str, str, str | None]:
 
 @pytest.mark.parametrize(
     ("letter", "number", "mib"),
-    [("k", 3072, 3), ("m", 3, 3), ("g", 3, 3 * 1024), ("t", 3, 3 * 1024 * 1024)],
+    [("k", 1000 * 1024, 1000), ("m", 3, 3), ("g", 3, 3 * 1024), ("t", 3, 3 * 1024 * 1024)],
 )
 def test_every_spelling_of_each_unit_in_mib(letter: str, number: int, mib: int) -> None:
     for unit in spellings(letter):
@@ -56,7 +56,7 @@ def test_every_spelling_of_each_unit_in_mib(letter: str, number: int, mib: int) 
 
 @pytest.mark.parametrize(
     ("letter", "number", "gib"),
-    [("k", 3 * 1024 * 1024, 3), ("m", 3072, 3), ("g", 3, 3), ("t", 3, 3 * 1024)],
+    [("k", 1000 * 1024 * 1024, 1000), ("m", 3072, 3), ("g", 3, 3), ("t", 3, 3 * 1024)],
 )
 def test_every_spelling_of_each_unit_in_gib(letter: str, number: int, gib: int) -> None:
     for unit in spellings(letter):
@@ -214,6 +214,18 @@ def test_text_length_limit_is_inclusive() -> None:
     assert error_of(text_parser(8), "arch", "a" * 9) == expected
     assert error_of(text_parser(8), "arch", 123456789) == expected
     assert text_parser(8)("arch", "a" * 8) == "a" * 8
+
+
+def test_a_bad_value_is_quoted_whole_up_to_40_characters() -> None:
+    forty = "x" * 38  # its repr, quotes included, is 40 characters
+    assert error_of(as_bool, "f", forty)[1] == f"f must be a boolean, got '{forty}'"
+    longer = "x" * 39
+    assert error_of(as_bool, "f", longer)[1] == f"f must be a boolean, got '{longer}…"
+
+
+def test_the_text_parser_takes_its_options_by_keyword_only() -> None:
+    with pytest.raises(TypeError):
+        text_parser(16, True)  # type: ignore[misc, call-arg, unused-ignore]
 
 
 def test_text_parser_lowers_only_when_asked_and_reads_blank_as_nothing() -> None:

@@ -251,6 +251,16 @@ def test_without_subtracting_the_past_a_past_day_stays_hours() -> None:
     ]
 
 
+def test_an_hour_that_ended_exactly_now_is_read_from_the_runs_table() -> None:
+    """17:00-18:00 has ended when now is 18:00:00: its part up to until is a plain
+    runs-table span, not the whole hour less what follows."""
+    now = utc(2026, 11, 27, 18)
+    until = utc(2026, 11, 27, 17, 30)
+    found = plan(utc(2026, 11, 27, 10), until, ("h", "d"), now)
+    assert found.raw == [RawSpan(utc(2026, 11, 27, 17), until)]
+    assert found.rolled == Span(utc(2026, 11, 27, 10), utc(2026, 11, 27, 17))
+
+
 def test_plans_need_the_hour_grain() -> None:
     with pytest.raises(ValueError, match="hour grain"):
         plan(utc(2026, 3, 1), utc(2026, 3, 5), ("d",), NOW)
