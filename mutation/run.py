@@ -36,7 +36,7 @@ REPO = Path(__file__).resolve().parent.parent
 HERE = REPO / "mutation"
 # Module name -> its cosmic-ray config (mutation/NAME.toml), in the order a full run takes.
 MODULES = ("outcomes", "statuses", "merge", "scrub", "rollup_deltas", "coerce", "timeline")
-# The quick tier: the two smallest sessions (about 170 mutants, two to three minutes).
+# The quick tier: the two smallest sessions (167 mutants, about a minute).
 QUICK = ("statuses", "merge")
 MARKER = ".installstats-mutation-copy"
 _IGNORED = shutil.ignore_patterns(
