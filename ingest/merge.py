@@ -15,10 +15,7 @@ from ingest.report import Report
 from ingest.run_record import DESCRIPTIVE_COLUMNS, NO_DESCRIPTION, RESULT_COLUMNS, RunRecord
 from ingest.statuses import Outcome, is_terminal
 
-__all__ = ["DESCRIPTIVE_COLUMNS", "RunChange", "RunState", "fold", "fold_all", "new_run"]
-
-# Kept for the writer's SQL builders (storage/writer/sql.py) until they switch to RunRecord.
-RunState = RunRecord
+__all__ = ["DESCRIPTIVE_COLUMNS", "RunChange", "fold", "fold_all", "new_run"]
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,7 +17,8 @@ from typing import Any
 from sqlalchemy import JSON, BigInteger, Boolean, Integer, String, Table
 from sqlalchemy.types import TypeDecorator
 
-from ingest.merge import RunChange, RunState
+from ingest.merge import RunChange
+from ingest.run_record import RunRecord
 from storage.model.rollup_spec import ROLLUP_KEYS
 from storage.model.tables import EVENT_COLUMNS, EVENTS, RUN_COLUMNS, RUNS
 from storage.model.types import UTCDateTime
@@ -83,9 +84,9 @@ class PostgresIngestSql(IngestSql):
 
     def read_batch(
         self, keys: list[str], run_ids: list[str]
-    ) -> Generator[Step, Rows | None, tuple[set[str], list[RunState]]]:
+    ) -> Generator[Step, Rows | None, tuple[set[str], list[RunRecord]]]:
         known: set[str] = set()
-        runs: list[RunState] = []
+        runs: list[RunRecord] = []
         for row in (yield Query(READ_BATCH, (keys, run_ids))) or ():
             if row[0] is None:
                 runs.append(self.run_state(row[1:]))

@@ -1,5 +1,5 @@
 """What both dialects' ingest SQL share: the statement type, the written tables and
-their columns, and a stored run read back as the merge's RunState.
+their columns, and a stored run read back as the merge's RunRecord.
 
 The writer talks to sqlite3 and asyncpg directly: going through SQLAlchemy cost more
 per batch (bind processors per value, compiled-cache lookups) than the statements
@@ -16,12 +16,13 @@ import json
 from abc import ABC, abstractmethod
 from collections.abc import Generator, Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 import orjson
 from sqlalchemy import JSON, Boolean, Table
 
-from ingest.merge import RunChange, RunState
+from ingest.merge import RunChange
+from ingest.run_record import RunRecord
 from storage.model.rollup_spec import ROLLUP_KEYS, ROLLUP_MEASURES
 from storage.model.tables import EVENT_COLUMNS, EVENTS, RUN_COLUMNS, RUNS
 from storage.model.types import UTCDateTime
@@ -111,9 +112,9 @@ class IngestSql(ABC):
     @abstractmethod
     def read_batch(
         self, keys: list[str], run_ids: list[str]
-    ) -> Generator[Step, Rows | None, tuple[set[str], list[RunState]]]:
+    ) -> Generator[Step, Rows | None, tuple[set[str], list[RunRecord]]]:
         """The dedup keys among ``keys`` that are stored already, and the stored runs
-        among ``run_ids`` (as the merge's RunState)."""
+        among ``run_ids`` (as the merge's RunRecord)."""
 
     @abstractmethod
     def write_steps(
@@ -127,12 +128,12 @@ class IngestSql(ABC):
         (PostgreSQL) notify ``(channel, payloads)``: the statements the driver runs
         as one transaction."""
 
-    def run_state(self, row: Sequence[Any]) -> dict[str, Any]:
-        """A stored run as the merge's RunState (aware datetimes, booleans)."""
-        run = dict(zip(RUN_COLUMNS, row, strict=True))
+    def run_state(self, row: Sequence[Any]) -> RunRecord:
+        """A stored run as the merge's RunRecord (aware datetimes, booleans)."""
+        run = cast(RunRecord, dict(zip(RUN_COLUMNS, row, strict=True)))
         for name in RUN_DATETIME_NAMES:
-            run[name] = self.from_stored(run[name])
+            run[name] = self.from_stored(run[name])  # type: ignore[literal-required]
         for name in RUN_BOOLEAN_NAMES:
-            if run[name] is not None:
-                run[name] = bool(run[name])
+            if run[name] is not None:  # type: ignore[literal-required]
+                run[name] = bool(run[name])  # type: ignore[literal-required]
         return run

@@ -18,7 +18,8 @@ from typing import Any
 import orjson
 from sqlalchemy import Table
 
-from ingest.merge import RunChange, RunState
+from ingest.merge import RunChange
+from ingest.run_record import RunRecord
 from storage.model.rollup_spec import ROLLUP_KEYS
 from storage.model.tables import EVENT_COLUMNS, EVENTS, RUN_COLUMNS, RUNS
 from storage.model.types import sqlite_datetime
@@ -81,7 +82,7 @@ class SqliteIngestSql(IngestSql):
 
     def read_batch(
         self, keys: list[str], run_ids: list[str]
-    ) -> Generator[Step, Rows | None, tuple[set[str], list[RunState]]]:
+    ) -> Generator[Step, Rows | None, tuple[set[str], list[RunRecord]]]:
         returned = yield Query(
             KNOWN_KEYS, (orjson.dumps(run_ids).decode(), orjson.dumps(keys).decode())
         )

@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import BindParameter, String, and_, bindparam, case, literal_column
 from sqlalchemy.sql.elements import ColumnElement
 
+from ingest.statuses import Outcome
 from storage.analytics.filters import RunFilter
 from storage.analytics.timeline import Plan
 from storage.model.dimensions import DIMENSIONS, Dimension
@@ -70,7 +71,10 @@ def effective_outcome() -> ColumnElement[Any]:
     """As storage/analytics/filters.py's, with the cutoff bound as ``cutoff``."""
     return case(
         (
-            and_(RUNS.c.outcome == "IN_PROGRESS", RUNS.c.last_seen_at < time_param("cutoff")),
+            and_(
+                RUNS.c.outcome == Outcome.IN_PROGRESS.value,
+                RUNS.c.last_seen_at < time_param("cutoff"),
+            ),
             literal_column("'UNFINISHED'", String),
         ),
         else_=RUNS.c.outcome,

@@ -41,6 +41,7 @@ from sqlalchemy import (
 from sqlalchemy.sql.elements import ColumnClause, ColumnElement
 from sqlalchemy.sql.selectable import Select, Subquery
 
+from ingest.statuses import Outcome
 from storage.analytics.counting.bound_filter import (
     FilterShape,
     effective_outcome,
@@ -67,8 +68,8 @@ SUBTRACTED = "subtracted"
 
 # The stored outcome column an effective outcome is read from (IN_PROGRESS: none).
 _STORED_AS = {outcome: outcome for outcome in STORED_OUTCOMES} | {
-    "UNFINISHED": "IN_PROGRESS",
-    "IN_PROGRESS": None,
+    Outcome.UNFINISHED.value: Outcome.IN_PROGRESS.value,
+    Outcome.IN_PROGRESS.value: None,
 }
 
 
@@ -523,7 +524,7 @@ def _correction_part(shape: Shape, events_summed: bool) -> Select[Any]:
     keys = _run_keys(shape)
     slot = [RUNS.c.started_at] if shape.by_time else []
     conditions = [
-        RUNS.c.outcome == "IN_PROGRESS",
+        RUNS.c.outcome == Outcome.IN_PROGRESS.value,
         RUNS.c.last_seen_at >= time_param("cutoff"),
         *shape.filter.run_conditions(times=False, outcomes=False),
     ]
@@ -531,7 +532,7 @@ def _correction_part(shape: Shape, events_summed: bool) -> Select[Any]:
         conditions.append(RUNS.c.started_at >= time_param("cs"))
     if has_end:
         conditions.append(RUNS.c.started_at < time_param("ce"))
-    moved = {"IN_PROGRESS": 1, "UNFINISHED": -1}
+    moved = {Outcome.IN_PROGRESS.value: 1, Outcome.UNFINISHED.value: -1}
     zero = literal_column("0", Integer)
     runs = [moved[o] * func.count() if o in moved else zero for o in shape.outcomes]
     events = [
