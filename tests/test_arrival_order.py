@@ -1,6 +1,6 @@
 """A run's merged view does not depend on arrival order, and retries are idempotent.
 
-DESIGN.md §2: the merge is deterministic (progress never replaces a terminal, a real
+docs/semantics.md, "Merging": the merge is deterministic (progress never replaces a terminal, a real
 terminal beats ``unknown``, a later terminal corrects an earlier one, exact duplicates
 are idempotent) and must not depend on the order in which reports arrive.
 
@@ -701,7 +701,7 @@ def assert_duplicate_flags(
 
 @pytest.fixture
 async def second_replica(aiohttp_client, settings):
-    """Another app instance on the same store (DESIGN §4: stateless replicas)."""
+    """Another app instance on the same store (docs/semantics.md, "Merging": stateless replicas)."""
     return await aiohttp_client(create_app(settings))
 
 

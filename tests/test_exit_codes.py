@@ -21,7 +21,7 @@ def _span(first: int, last: int) -> list[int]:
     return list(range(first, last + 1))
 
 
-# DESIGN.md §1.4, plus the previous client's database codes filed as "database".
+# docs/semantics.md, "Exit codes", plus the previous client's database codes filed as "database".
 EXPECTED_CATEGORIES: dict[str, list[int]] = {
     "network": [6, 7, 22, 35],
     "timeout": [28, 124, 211],

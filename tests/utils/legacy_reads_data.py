@@ -133,7 +133,7 @@ def expected_error(spec: Install) -> str | None:
 
 
 def expected_record(spec: Install) -> dict[str, Any]:
-    """The previous service's record keys (DESIGN.md §1.2) for this run."""
+    """The previous service's record keys (docs/semantics.md, "Previous client") for this run."""
     return {
         "id": spec.random_id,
         "ct_type": 1,

@@ -128,7 +128,7 @@ DIMENSION_FIELDS = (
     "method", "cpu_vendor", "gpu_vendor", "gpu_passthrough", "arch", "platform", "repo_source",
     "repo_slug",
 )  # fmt: skip
-# Fields a container's minimal "configuring" ping carries (DESIGN.md §1.1).
+# Fields a container's minimal "configuring" ping carries (docs/semantics.md, "Current client").
 MINIMAL_PING_FIELDS = ("type", "platform", "repo_source", "repo_slug")
 # Attribute -> raw key that feeds it.
 RAW_KEY = {
