@@ -3,8 +3,8 @@
 Each test posts install runs through the REST shim (current and previous client), then
 checks an endpoint's whole answer against numbers and records computed here in plain
 Python from the posted runs (tests/utils/legacy_reads_data.py). Records carry the old
-keys (docs/semantics.md, "Previous client"); lists are newest first and bounded; bad query parameters are
-400 in the shim's error shape, naming the parameter.
+keys (docs/semantics.md, "Previous client"); lists are newest first and bounded; bad
+query parameters are 400 in the shim's error shape, naming the parameter.
 """
 
 from __future__ import annotations

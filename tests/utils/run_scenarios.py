@@ -1,8 +1,8 @@
 """Seeded generator of realistic event sequences for one run (arrival-order tests).
 
 A scenario is the set of ``POST /telemetry`` bodies one execution produces, each with
-a ``timestamp``, shaped like docs/semantics.md, "Current client": a host ``installing`` report with full
-metadata, host ``validation``/``configuring`` reports, minimal container pings, and
+a ``timestamp``, shaped like docs/semantics.md, "Current client": a host ``installing``
+report with full metadata, host ``validation``/``configuring`` reports, minimal container pings, and
 zero to three terminal reports. The generator deliberately produces the cases the
 merge must get right whatever the arrival order:
 
